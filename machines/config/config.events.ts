@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { JsonValue, ResourceName } from '../_shared/schemas.js';
+
+export const Configuration = z.strictObject({
+  system: z.string().min(1).default('x86_64-linux'),
+  hostname: z
+    .string()
+    .min(1)
+    .max(63)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9-]*$/, 'must be a host name: letters, digits and -'),
+  modules: z.array(z.string().min(1)).default([]),
+  overlays: z.array(z.string().min(1)).default([]),
+  packages: z.array(z.string().min(1)).default([]),
+  specialisations: z.record(z.string(), JsonValue).default({}),
+});
+export type Configuration = z.output<typeof Configuration>;
+
+/** `switch|boot|test`; the Rust spellings `Switch|Boot|Test` are accepted and normalised. */
+export const ActivationType = z
+  .enum(['switch', 'boot', 'test', 'Switch', 'Boot', 'Test'])
+  .transform((v) => v.toLowerCase() as 'switch' | 'boot' | 'test');
+
+export const ConfigCreate = z.strictObject({ name: ResourceName, configuration: Configuration });
+export const ConfigUpdate = z.strictObject({ name: ResourceName, configuration: Configuration });
+export const ConfigActivate = z.strictObject({ name: ResourceName, activation_type: ActivationType });
+export const ConfigRollback = z.strictObject({
+  name: ResourceName,
+  to_generation: z.number().int().min(1).optional(),
+});
+
+export type ConfigCommandEvent =
+  | ({ type: 'config.create' } & z.output<typeof ConfigCreate>)
+  | ({ type: 'config.update' } & z.output<typeof ConfigUpdate>)
+  | ({ type: 'config.activate' } & z.output<typeof ConfigActivate>)
+  | ({ type: 'config.rollback' } & z.output<typeof ConfigRollback>);
+
+export const configCommands = {
+  create: ConfigCreate,
+  update: ConfigUpdate,
+  activate: ConfigActivate,
+  rollback: ConfigRollback,
+} as const;

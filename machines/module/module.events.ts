@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { JsonValue, ResourceName } from '../_shared/schemas.js';
+
+export const ModuleBody = z.strictObject({
+  options: z.record(z.string(), JsonValue).default({}),
+  config: z.record(z.string(), JsonValue).default({}),
+  imports: z.array(z.string().min(1)).default([]),
+});
+export type ModuleBody = z.output<typeof ModuleBody>;
+
+export const ModuleCreate = z.strictObject({ name: ResourceName, module: ModuleBody });
+export const ModuleUpdate = z.strictObject({ name: ResourceName, module: ModuleBody });
+export const ModuleDelete = z.strictObject({ name: ResourceName });
+
+export type ModuleCommandEvent =
+  | ({ type: 'module.create' } & z.output<typeof ModuleCreate>)
+  | ({ type: 'module.update' } & z.output<typeof ModuleUpdate>)
+  | ({ type: 'module.delete' } & z.output<typeof ModuleDelete>);
+
+export const moduleCommands = { create: ModuleCreate, update: ModuleUpdate, delete: ModuleDelete } as const;

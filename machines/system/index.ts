@@ -1,0 +1,2 @@
+/** System machines: aggregate supervisor, publisher, reconnection supervisor. */
+export {};
