@@ -10,7 +10,9 @@ export const NixName = z
   .string()
   .min(1, 'must not be empty')
   .max(128, 'must be at most 128 characters')
-  .regex(/^[A-Za-z_][A-Za-z0-9_'-]*$/, "must start with a letter or '_' and contain only letters, digits, '_', '-' or \"'\"");
+  .regex(/^[A-Za-z_][A-Za-z0-9_'-]*$/, "must start with a letter or '_' and contain only letters, digits, '_', '-' or \"'\"")
+  // Names become keys of plain objects (a flake's inputs): `__proto__` would rewrite a prototype.
+  .refine((v) => v !== '__proto__', "must not be '__proto__'");
 
 /** A name of a module, overlay or configuration: also a file name under the workspace. */
 export const ResourceName = z

@@ -40,3 +40,50 @@ export const configCommands = {
   activate: ConfigActivate,
   rollback: ConfigRollback,
 } as const;
+
+/* Facts: the stored domain events, `{ type: 'config.<past>', ...data }`. */
+
+const ActivationKind = z.enum(['switch', 'boot', 'test']);
+
+/** `file` is the written file, relative to the workspace (`hosts/<name>/configuration.nix`). */
+export const ConfigCreated = z.object({ name: z.string(), configuration: Configuration, file: z.string() });
+export const ConfigUpdated = z.object({ name: z.string(), configuration: Configuration, file: z.string() });
+/** `executed: false` means the activation was recorded but not run on this host (`reason` says why). */
+export const ConfigActivated = z.object({
+  activation_type: ActivationKind,
+  generation: z.number().int().min(1),
+  executed: z.boolean(),
+  reason: z.string().optional(),
+});
+export const ConfigActivationFailed = z.object({
+  activation_type: ActivationKind,
+  generation: z.number().int().min(1),
+  message: z.string(),
+  exit_code: z.number().int().optional(),
+  log_tail: z.array(z.string()).optional(),
+});
+export const ConfigRolledBack = z.object({
+  from_generation: z.number().int().min(1),
+  to_generation: z.number().int().min(1),
+  executed: z.boolean(),
+  reason: z.string().optional(),
+});
+
+/** Fact name -> payload schema. */
+export const configFacts = {
+  'config.created': ConfigCreated,
+  'config.updated': ConfigUpdated,
+  'config.activated': ConfigActivated,
+  'config.activation_failed': ConfigActivationFailed,
+  'config.rolled_back': ConfigRolledBack,
+} as const;
+
+type FactOf<N extends keyof typeof configFacts> = { type: N } & z.output<(typeof configFacts)[N]>;
+
+/** Machine events for facts. */
+export type ConfigFactEvent =
+  | FactOf<'config.created'>
+  | FactOf<'config.updated'>
+  | FactOf<'config.activated'>
+  | FactOf<'config.activation_failed'>
+  | FactOf<'config.rolled_back'>;

@@ -18,3 +18,23 @@ export type ModuleCommandEvent =
   | ({ type: 'module.delete' } & z.output<typeof ModuleDelete>);
 
 export const moduleCommands = { create: ModuleCreate, update: ModuleUpdate, delete: ModuleDelete } as const;
+
+/* Facts: the stored domain events, `{ type: 'module.<past>', ...data }`. */
+
+/** `file` is the written file, relative to the workspace (`modules/<name>.nix`). */
+export const ModuleCreated = z.object({ name: z.string(), module: ModuleBody, file: z.string() });
+export const ModuleUpdated = z.object({ name: z.string(), module: ModuleBody, file: z.string() });
+export const ModuleDeleted = z.object({ name: z.string() });
+
+/** Fact name -> payload schema. */
+export const moduleFacts = {
+  'module.created': ModuleCreated,
+  'module.updated': ModuleUpdated,
+  'module.deleted': ModuleDeleted,
+} as const;
+
+/** Machine events for facts. */
+export type ModuleFactEvent =
+  | ({ type: 'module.created' } & z.output<typeof ModuleCreated>)
+  | ({ type: 'module.updated' } & z.output<typeof ModuleUpdated>)
+  | ({ type: 'module.deleted' } & z.output<typeof ModuleDeleted>);

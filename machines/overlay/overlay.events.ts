@@ -17,3 +17,23 @@ export type OverlayCommandEvent =
   | ({ type: 'overlay.delete' } & z.output<typeof OverlayDelete>);
 
 export const overlayCommands = { create: OverlayCreate, update: OverlayUpdate, delete: OverlayDelete } as const;
+
+/* Facts: the stored domain events, `{ type: 'overlay.<past>', ...data }`. */
+
+/** `file` is the written file, relative to the workspace (`overlays/<name>.nix`). */
+export const OverlayCreated = z.object({ name: z.string(), overlay: OverlayBody, file: z.string() });
+export const OverlayUpdated = z.object({ name: z.string(), overlay: OverlayBody, file: z.string() });
+export const OverlayDeleted = z.object({ name: z.string() });
+
+/** Fact name -> payload schema. */
+export const overlayFacts = {
+  'overlay.created': OverlayCreated,
+  'overlay.updated': OverlayUpdated,
+  'overlay.deleted': OverlayDeleted,
+} as const;
+
+/** Machine events for facts. */
+export type OverlayFactEvent =
+  | ({ type: 'overlay.created' } & z.output<typeof OverlayCreated>)
+  | ({ type: 'overlay.updated' } & z.output<typeof OverlayUpdated>)
+  | ({ type: 'overlay.deleted' } & z.output<typeof OverlayDeleted>);

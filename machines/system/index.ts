@@ -1,2 +1,4 @@
 /** System machines: aggregate supervisor, publisher, reconnection supervisor. */
-export {};
+export * from './supervisor.machine.js';
+export * from './publisher.machine.js';
+export * from './reconnection.machine.js';

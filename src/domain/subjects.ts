@@ -1,0 +1,66 @@
+/**
+ * The one module that builds subject strings. Everything else asks it, so the subject
+ * layout of SPEC §2 lives in one place. `prefix` is a single subject token (default `nix`).
+ */
+export const HEALTH_SUBJECT = 'health.cim-domain-nix';
+export const SERVICE_NAME = 'cim-domain-nix';
+
+export type SubjectKind = 'cmd' | 'query';
+
+/** All subjects of one deployment, for a given prefix. */
+export interface Subjects {
+  readonly prefix: string;
+  /** `P.cmd.>`: the command intake. */
+  readonly commands: string;
+  /** `P.query.>`: the query intake. */
+  readonly queries: string;
+  command(aggregate: string, action: string): string;
+  query(aggregate: string, action: string): string;
+  /** Seed subject of a fact: `P.event.<fact>` where fact is `<agg>.<past>`. */
+  event(fact: string): string;
+  /** `P.event.>` */
+  readonly events: string;
+  /** Event-store subject of one aggregate: `P.store.<agg>.<id>`. */
+  store(aggregate: string, id: string): string;
+  /** `P.store.>` */
+  readonly storeAll: string;
+  /** `P.error.<cmd|query>.<agg>.<action>` */
+  error(kind: SubjectKind, aggregate: string, action: string): string;
+  /** `P.progress.package.<id>` */
+  progress(aggregate: string, id: string): string;
+  /** `P.inspect.<…>` */
+  inspect(...tokens: string[]): string;
+  /** JetStream stream holding every domain event. */
+  readonly eventStream: string;
+  /** JetStream KV bucket for snapshots and service state. */
+  readonly stateBucket: string;
+  /** Parse `P.<cmd|query>.<agg>.<action>`; undefined when the subject is not under the prefix. */
+  parse(subject: string): { kind: string; aggregate: string | undefined; action: string | undefined; extra: number } | undefined;
+}
+
+/** Build the subject set for a prefix. */
+export function subjectsFor(prefix: string): Subjects {
+  const p = prefix;
+  const upper = prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_');
+  return {
+    prefix: p,
+    commands: `${p}.cmd.>`,
+    queries: `${p}.query.>`,
+    command: (a, action) => `${p}.cmd.${a}.${action}`,
+    query: (a, action) => `${p}.query.${a}.${action}`,
+    event: (fact) => `${p}.event.${fact}`,
+    events: `${p}.event.>`,
+    store: (a, id) => `${p}.store.${a}.${id}`,
+    storeAll: `${p}.store.>`,
+    error: (kind, a, action) => `${p}.error.${kind}.${a}.${action}`,
+    progress: (a, id) => `${p}.progress.${a}.${id}`,
+    inspect: (...tokens) => [p, 'inspect', ...tokens].join('.'),
+    eventStream: `${upper}_EVENTS`,
+    stateBucket: `${upper}_STATE`,
+    parse(subject) {
+      const tokens = subject.split('.');
+      if (tokens[0] !== p || tokens.length < 2) return undefined;
+      return { kind: tokens[1] ?? '', aggregate: tokens[2], action: tokens[3], extra: Math.max(0, tokens.length - 4) };
+    },
+  };
+}

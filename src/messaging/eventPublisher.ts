@@ -1,0 +1,100 @@
+/**
+ * The single exit of every domain event: store in JetStream (with the expected last
+ * sequence of the aggregate), then publish on the seed subject with the seed headers.
+ * Transient failures are retried with backoff; the mode is the publisher machine's state.
+ */
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import type { Actor } from 'xstate';
+import type { Logger } from 'pino';
+import type { publisherMachine } from '../../machines/index.js';
+import type { Subjects } from '../domain/subjects.js';
+import { eventHeaders } from '../domain/events.js';
+import { ConflictError, UnavailableError, ensureError } from '../errors.js';
+import type { AppendRequest, EventStore } from './eventStore.js';
+
+export interface PublishedEvent {
+  fact: string;
+  stream_seq: number;
+  subject: string;
+}
+
+export interface PublisherRetry {
+  attempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+export class EventPublisher {
+  private stored = 0;
+  private published = 0;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly nc: NatsConnection,
+    private readonly subjects: Subjects,
+    private readonly logger: Logger,
+    readonly actor: Actor<typeof publisherMachine>,
+    private readonly retry: PublisherRetry = { attempts: 8, initialDelayMs: 50, maxDelayMs: 2_000 },
+  ) {}
+
+  /**
+   * Store the events of one aggregate in order, each expecting the previous one's stream
+   * sequence, then publish them on their seed subjects. Throws ConflictError (not retried)
+   * or UnavailableError once the retry budget is spent.
+   */
+  async storeAndPublish(events: AppendRequest[]): Promise<PublishedEvent[]> {
+    const out: PublishedEvent[] = [];
+    let expected = events[0]?.expected_last_seq ?? 0;
+    for (const req of events) {
+      const stored = await this.appendWithRetry({ ...req, expected_last_seq: expected });
+      expected = stored;
+      this.stored++;
+      out.push({ fact: req.fact, stream_seq: stored, subject: this.subjects.event(req.fact) });
+    }
+    for (let i = 0; i < events.length; i++) this.publishSeed(events[i]!);
+    return out;
+  }
+
+  /** Publish an already stored event on its seed subject (also used to make up gaps). */
+  publishSeed(req: Pick<AppendRequest, 'event' | 'fact'>): void {
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(eventHeaders(req.event, this.subjects.prefix))) h.set(k, v);
+    try {
+      this.nc.publish(this.subjects.event(req.fact), JSON.stringify(req.event), { headers: h });
+      this.published++;
+    } catch (e) {
+      // Core publish only fails when the connection is closed; the relay makes it up later.
+      this.logger.warn({ err: ensureError(e).message, event_id: req.event.identity.message_id }, 'seed publish failed');
+    }
+  }
+
+  stats(): { stored: number; published: number; mode: string } {
+    return { stored: this.stored, published: this.published, mode: String(this.actor.getSnapshot().value) };
+  }
+
+  private async appendWithRetry(req: AppendRequest): Promise<number> {
+    let delay = this.retry.initialDelayMs;
+    let lastError: Error | undefined;
+    for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
+      try {
+        const { stream_seq } = await this.store.append(req);
+        if (lastError) this.actor.send({ type: 'store.recovered' });
+        return stream_seq;
+      } catch (e) {
+        if (e instanceof ConflictError) throw e;
+        lastError = ensureError(e);
+        this.actor.send({ type: 'store.failed', error: lastError.message });
+        this.logger.warn(
+          { attempt, err: lastError.message, aggregate_id: req.event.aggregate_id, correlation_id: req.event.identity.correlation_id },
+          'storing event failed; retrying',
+        );
+        if (attempt === this.retry.attempts) break;
+        await new Promise((r) => setTimeout(r, Math.random() * delay));
+        delay = Math.min(this.retry.maxDelayMs, delay * 2);
+      }
+    }
+    throw new UnavailableError(
+      `the event store did not accept the event after ${this.retry.attempts} attempts (${lastError?.message ?? 'unknown error'}); retry the command with the same message_id`,
+    );
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The aggregate supervisor at run time: the supervisor machine decides what happens to a
+ * command (route, hold while NATS is away, refuse while draining); its `routeCommand`
+ * action is this keyed registry, which creates one slot (one actor) per `(kind, id)` on
+ * first use, never two, and delivers in arrival order.
+ */
+import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import { supervisorMachine, type AggregateKind } from '../../machines/index.js';
+import { UnavailableError, toErrorReply } from '../errors.js';
+import { AggregateSlot, type CommandWork, type SlotHost } from './aggregateSlot.js';
+
+/** A command on its way to an aggregate. */
+export interface RoutedCommand {
+  key: string;
+  kind: AggregateKind;
+  id: string;
+  work: CommandWork;
+}
+
+export class AggregateSupervisor {
+  private readonly slots = new Map<string, AggregateSlot>();
+  private held: RoutedCommand[] = [];
+  private live = 0;
+  readonly actor: Actor<typeof supervisorMachine>;
+
+  constructor(host: SlotHost, inspect?: Observer<InspectionEvent>) {
+    const slotHost: SlotHost = {
+      ...host,
+      onLoaded: (slot, loaded) => {
+        this.live += loaded ? 1 : -1;
+        host.onLoaded?.(slot, loaded);
+      },
+    };
+    const machine = supervisorMachine.provide({
+      actions: {
+        routeCommand: (_, { command }) => this.deliver(command as RoutedCommand),
+        holdCommand: (_, { command }) => {
+          this.held.push(command as RoutedCommand);
+        },
+        releaseHeld: () => {
+          const held = this.held;
+          this.held = [];
+          for (const c of held) this.deliver(c);
+        },
+        refuseCommand: (_, { command }) =>
+          (command as RoutedCommand).work.respond(
+            toErrorReply(new UnavailableError('the service is shutting down; send the command again to another instance or after restart')),
+          ),
+      },
+    });
+    this.actor = createActor(machine, { id: 'supervisor', ...(inspect ? { inspect } : {}) });
+    this.actor.subscribe({ error: (err) => host.logger.error({ err }, 'supervisor actor failed') });
+    this.actor.start();
+    this.host = slotHost;
+  }
+
+  private readonly host: SlotHost;
+
+  /** Route a command to its aggregate. */
+  route(kind: AggregateKind, id: string, work: CommandWork): void {
+    const command: RoutedCommand = { key: `${kind}:${id}`, kind, id, work };
+    this.actor.send({ type: 'command.route', command });
+  }
+
+  /** Pause intake (NATS away): commands are held, not dropped. */
+  pause(reason: string): void {
+    this.actor.send({ type: 'intake.pause', reason });
+  }
+
+  resume(): void {
+    this.actor.send({ type: 'intake.resume' });
+  }
+
+  /** Live (loaded) aggregate actors. */
+  get liveCount(): number {
+    return this.live;
+  }
+
+  /** The slot of an aggregate, if it was ever touched in this process. */
+  slot(kind: AggregateKind, id: string): AggregateSlot | undefined {
+    return this.slots.get(`${kind}:${id}`);
+  }
+
+  /** Stop intake, wait for in-flight work (bounded), stop every actor. */
+  async drain(timeoutMs = 10_000): Promise<void> {
+    if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'drain' });
+    const deadline = Date.now() + timeoutMs;
+    for (const slot of this.slots.values()) {
+      while (slot.busy && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    }
+    for (const slot of this.slots.values()) slot.stop();
+    if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'drained' });
+  }
+
+  private deliver(command: RoutedCommand): void {
+    let slot = this.slots.get(command.key);
+    if (!slot) {
+      slot = new AggregateSlot(command.kind, command.id, this.host);
+      this.slots.set(command.key, slot);
+    }
+    slot.enqueue(command.work);
+  }
+}

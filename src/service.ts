@@ -1,0 +1,132 @@
+/**
+ * The service: event store, publisher, aggregate supervisor, command and query intake,
+ * health and discovery, wired on one NATS connection. `main.ts` builds the connection and
+ * calls {@link startService}; every start returns a stop.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { createActor } from 'xstate';
+import type { Logger } from 'pino';
+import { publisherMachine, type EffectOutcome } from '../machines/index.js';
+import type { Config } from './config.js';
+import { subjectsFor } from './domain/subjects.js';
+import { CommandIntake, type PathGuard } from './messaging/commandIntake.js';
+import type { ConnectionSupervisor } from './messaging/connection.js';
+import { startDiscovery } from './messaging/discovery.js';
+import { ErrorTopic } from './messaging/errorTopic.js';
+import { EventPublisher } from './messaging/eventPublisher.js';
+import { EventStore } from './messaging/eventStore.js';
+import { answerHealth, type HealthSources } from './messaging/health.js';
+import { QueryIntake } from './messaging/queryIntake.js';
+import { AggregateSupervisor } from './runtime/aggregateSupervisor.js';
+
+export interface ServiceDeps {
+  config: Config;
+  logger: Logger;
+  connection: ConnectionSupervisor;
+  embeddedWsUrl?: string;
+}
+
+export interface RunningService {
+  stop(): Promise<void>;
+}
+
+/** The package version, read once. */
+export const SERVICE_VERSION: string = (() => {
+  for (const candidate of ['../package.json', '../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(candidate, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      // try the next location (src/ when run with tsx, dist/src/ when built)
+    }
+  }
+  return '0.0.0';
+})();
+
+/** A path guard that keeps workspace-relative paths inside the workspace (lexically). */
+export function lexicalPathGuard(workspace: string): PathGuard {
+  return (path) => {
+    if (path.includes('\0')) return { ok: false, reason: 'the path contains a NUL byte' };
+    const target = resolve(workspace, path);
+    const rel = relative(workspace, target);
+    if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) return { ok: true };
+    return { ok: false, reason: `the path ${JSON.stringify(path)} leaves the workspace ${workspace}; use a path inside it` };
+  };
+}
+
+export async function startService(deps: ServiceDeps): Promise<RunningService> {
+  const { config, logger, connection } = deps;
+  const nc = await connection.ready();
+  const subjects = subjectsFor(config.prefix);
+  const instanceId = randomUUID();
+  const startedAt = Date.now();
+
+  const store = await EventStore.open(nc, subjects, logger);
+  const publisherActor = createActor(publisherMachine, { id: 'publisher' });
+  publisherActor.subscribe({ error: (err) => logger.error({ err }, 'publisher actor failed') });
+  publisherActor.start();
+  const publisher = new EventPublisher(store, nc, subjects, logger, publisherActor);
+
+  const supervisor = new AggregateSupervisor({
+    logger,
+    domain: subjects.prefix,
+    read: (kind, id) => store.read(kind, id),
+    storeAndPublish: (events) => publisher.storeAndPublish(events),
+    runEffect: (request): Promise<EffectOutcome> =>
+      Promise.resolve({
+        type: 'effect.failed',
+        kind: request.kind,
+        code: 'unavailable',
+        message: `${request.kind} needs the Nix adapter, which this build does not include yet; nothing was changed`,
+      }),
+  });
+
+  const errors = new ErrorTopic(nc, subjects, logger);
+  const intake = new CommandIntake({ nc, subjects, logger, supervisor, errors, guardPath: lexicalPathGuard(config.workspace) });
+  const queries = new QueryIntake(subjects, errors, logger);
+
+  const health: HealthSources = {
+    version: SERVICE_VERSION,
+    instanceId,
+    startedAt,
+    prefix: subjects.prefix,
+    connection: () => ({ state: connection.state, server: connection.server, nc: connection.connection }),
+    aggregates: () => ({ live: supervisor.liveCount }),
+    publisher: () => publisher.stats(),
+    intake: () => intake.stats(),
+    nix: () => Promise.resolve({ available: false, hint: 'the Nix adapter is not part of this build yet' }),
+  };
+
+  const discovery = await startDiscovery(nc, subjects, logger, { version: SERVICE_VERSION, instanceId }, {
+    command: (msg) => intake.handle(msg),
+    query: (msg) => queries.handle(msg),
+    health: (msg) => answerHealth(msg, health, logger),
+  });
+
+  const offState = connection.onState((state) => {
+    if (state === 'connected') {
+      publisherActor.send({ type: 'connection.restored' });
+      supervisor.resume();
+    } else if (state === 'reconnecting' || state === 'backing_off' || state === 'connecting') {
+      publisherActor.send({ type: 'connection.lost' });
+      supervisor.pause(`NATS connection ${state}`);
+    }
+  });
+
+  logger.info(
+    { prefix: subjects.prefix, instance_id: instanceId, version: SERVICE_VERSION, stream: subjects.eventStream, workspace: config.workspace },
+    `cim-domain-nix ready: commands on ${subjects.commands}, events on ${subjects.events}`,
+  );
+
+  return {
+    stop: async () => {
+      offState();
+      await discovery.stop();
+      await supervisor.drain();
+      publisherActor.send({ type: 'stop' });
+      await nc.flush().catch(() => undefined);
+      logger.info({ instance_id: instanceId }, 'service stopped');
+    },
+  };
+}
