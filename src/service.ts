@@ -19,6 +19,7 @@ import { EventPublisher } from './messaging/eventPublisher.js';
 import { EventStore } from './messaging/eventStore.js';
 import { answerHealth, type HealthSources } from './messaging/health.js';
 import { QueryIntake } from './messaging/queryIntake.js';
+import { StateStore } from './messaging/stateStore.js';
 import { AggregateSupervisor } from './runtime/aggregateSupervisor.js';
 
 export interface ServiceDeps {
@@ -55,6 +56,45 @@ export function lexicalPathGuard(workspace: string): PathGuard {
   };
 }
 
+/**
+ * Make up seed publications a crash may have skipped (every stored event after the last
+ * checkpoint is published again: subscribers may see a duplicate, never a gap), then keep
+ * the checkpoint current. Returns the stop, which writes a final checkpoint.
+ */
+async function startSeedRelay(store: EventStore, state: StateStore, publisher: EventPublisher, logger: Logger): Promise<() => Promise<void>> {
+  const checkpoint = await state.loadCheckpoint();
+  let republished = 0;
+  let last = checkpoint;
+  for await (const batch of store.readAll(checkpoint)) {
+    for (const stored of batch) {
+      publisher.publishSeed({ event: stored.event, fact: stored.fact });
+      last = stored.stream_seq;
+      republished++;
+    }
+  }
+  if (republished > 0) logger.info({ republished, from: checkpoint + 1, to: last }, 'published events that a previous run had stored but maybe not published');
+  publisher.watermark.acked(last);
+  publisher.watermark.tick();
+  let saved = checkpoint;
+  const save = async (): Promise<void> => {
+    publisher.watermark.tick();
+    const c = publisher.watermark.committed;
+    if (c > saved) {
+      await state.saveCheckpoint(c);
+      saved = c;
+    }
+  };
+  await save();
+  const timer = setInterval(() => {
+    save().catch((e: unknown) => logger.warn({ err: e }, 'relay checkpoint not saved'));
+  }, 1_000);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await save().catch((e: unknown) => logger.warn({ err: e }, 'final relay checkpoint not saved'));
+  };
+}
+
 export async function startService(deps: ServiceDeps): Promise<RunningService> {
   const { config, logger, connection } = deps;
   const nc = await connection.ready();
@@ -63,16 +103,27 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
   const startedAt = Date.now();
 
   const store = await EventStore.open(nc, subjects, logger);
+  const state = await StateStore.open(nc, subjects);
   const publisherActor = createActor(publisherMachine, { id: 'publisher' });
   publisherActor.subscribe({ error: (err) => logger.error({ err }, 'publisher actor failed') });
   publisherActor.start();
   const publisher = new EventPublisher(store, nc, subjects, logger, publisherActor);
+  const stopRelay = await startSeedRelay(store, state, publisher, logger);
 
+  const errors = new ErrorTopic(nc, subjects, logger);
   const supervisor = new AggregateSupervisor({
     logger,
     domain: subjects.prefix,
-    read: (kind, id) => store.read(kind, id),
+    snapshotEvery: config.aggregates.snapshotEvery,
+    read: (kind, id, afterSeq) => store.read(kind, id, afterSeq),
     storeAndPublish: (events) => publisher.storeAndPublish(events),
+    loadSnapshot: (kind, id) => state.loadSnapshot(kind, id),
+    saveSnapshot: (snapshot) => state.saveSnapshot(snapshot),
+    onScheduledFailure: (kind, id, outcome, cause) =>
+      logger.error(
+        { aggregate_type: kind, aggregate_id: id, effect: outcome.kind, correlation_id: cause.correlation_id, reason: outcome.type === 'effect.failed' ? outcome.message : '' },
+        'a scheduled effect failed; the event stands, the workspace file may be stale',
+      ),
     runEffect: (request): Promise<EffectOutcome> =>
       Promise.resolve({
         type: 'effect.failed',
@@ -82,7 +133,10 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
       }),
   });
 
-  const errors = new ErrorTopic(nc, subjects, logger);
+  supervisor.residentCap = config.aggregates.residentCap;
+  const stopPassivation = supervisor.startPassivation(config.aggregates.passivationIdleMs, config.aggregates.residentCap, (n) =>
+    logger.debug({ passivated: n, live: supervisor.liveCount }, 'idle aggregates passivated'),
+  );
   const intake = new CommandIntake({ nc, subjects, logger, supervisor, errors, guardPath: lexicalPathGuard(config.workspace) });
   const queries = new QueryIntake(subjects, errors, logger);
 
@@ -123,7 +177,9 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     stop: async () => {
       offState();
       await discovery.stop();
+      stopPassivation();
       await supervisor.drain();
+      await stopRelay();
       publisherActor.send({ type: 'stop' });
       await nc.flush().catch(() => undefined);
       logger.info({ instance_id: instanceId }, 'service stopped');

@@ -44,8 +44,18 @@ export interface CommandJoined {
   type: 'command.joined';
 }
 
+/**
+ * Work the runtime does after this command's facts are stored, without holding the reply
+ * and without feeding an outcome back (e.g. rendering a module file: a projection of the
+ * facts into the workspace). Runs in order with the aggregate's other effects.
+ */
+export interface EffectScheduled {
+  type: 'effect.scheduled';
+  effect: EffectRequest;
+}
+
 /** Everything a machine ever emits. */
-export type MachineSignal = FactRecorded | CommandRejected | EffectRequested | CommandJoined;
+export type MachineSignal = FactRecorded | CommandRejected | EffectRequested | CommandJoined | EffectScheduled;
 
 /** The effects aggregates ask for. `kind` names the port operation that performs it. */
 export type EffectRequest =

@@ -24,9 +24,52 @@ export interface PublisherRetry {
   maxDelayMs: number;
 }
 
+/**
+ * Tracks which stored events are surely published on their seed subjects: a checkpoint
+ * stream sequence C such that every event at or below C was published. A candidate is the
+ * highest ack seen at a tick plus the appends in flight then; once those finish, every event
+ * up to the candidate has been published (later appends get higher sequences).
+ */
+class PublicationWatermark {
+  private readonly inflight = new Set<object>();
+  private maxAck = 0;
+  private candidate: { seq: number; waiting: Set<object> } | undefined;
+  committed = 0;
+
+  begin(): object {
+    const token = {};
+    this.inflight.add(token);
+    return token;
+  }
+
+  acked(seq: number): void {
+    if (seq > this.maxAck) this.maxAck = seq;
+  }
+
+  end(token: object): void {
+    this.inflight.delete(token);
+    const c = this.candidate;
+    if (c && c.waiting.delete(token) && c.waiting.size === 0) this.commit(c.seq);
+  }
+
+  /** Propose the current ack as the next checkpoint. */
+  tick(): void {
+    if (this.candidate || this.maxAck <= this.committed) return;
+    this.candidate = { seq: this.maxAck, waiting: new Set(this.inflight) };
+    if (this.candidate.waiting.size === 0) this.commit(this.maxAck);
+  }
+
+  private commit(seq: number): void {
+    this.candidate = undefined;
+    if (seq > this.committed) this.committed = seq;
+  }
+}
+
 export class EventPublisher {
   private stored = 0;
   private published = 0;
+  /** Which stored events are known to be published (the relay checkpoint). */
+  readonly watermark = new PublicationWatermark();
 
   constructor(
     private readonly store: EventStore,
@@ -45,13 +88,19 @@ export class EventPublisher {
   async storeAndPublish(events: AppendRequest[]): Promise<PublishedEvent[]> {
     const out: PublishedEvent[] = [];
     let expected = events[0]?.expected_last_seq ?? 0;
-    for (const req of events) {
-      const stored = await this.appendWithRetry({ ...req, expected_last_seq: expected });
-      expected = stored;
-      this.stored++;
-      out.push({ fact: req.fact, stream_seq: stored, subject: this.subjects.event(req.fact) });
+    const token = this.watermark.begin();
+    try {
+      for (const req of events) {
+        const stored = await this.appendWithRetry({ ...req, expected_last_seq: expected });
+        this.watermark.acked(stored);
+        expected = stored;
+        this.stored++;
+        out.push({ fact: req.fact, stream_seq: stored, subject: this.subjects.event(req.fact) });
+        this.publishSeed(req);
+      }
+    } finally {
+      this.watermark.end(token);
     }
-    for (let i = 0; i < events.length; i++) this.publishSeed(events[i]!);
     return out;
   }
 

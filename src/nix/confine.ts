@@ -76,51 +76,63 @@ export function localFlakeRef(directory: string): string {
 }
 
 export type ResolvedRef =
-  | { ok: true; ref: string; /** The local flake directory, when the ref points into the workspace. */ directory?: string }
+  | {
+      ok: true;
+      /** The reference to hand to nix. */
+      ref: string;
+      /** The local directory, when the reference points into the workspace. */
+      directory?: string;
+    }
   | { ok: false; reason: string };
 
+/** URL schemes that name local paths, and so are confined to the workspace. */
 const LOCAL_SCHEMES = ['path:', 'git+file:', 'file:', 'tarball+file:'] as const;
 
-/** Splits `scheme:rest?query` into its path part and the `?query` suffix. */
+/** Splits `rest?query` into the path part and the `?query` suffix. */
 function splitQuery(text: string): [string, string] {
   const at = text.indexOf('?');
   return at < 0 ? [text, ''] : [text.slice(0, at), text.slice(at)];
 }
 
+/** Confines an absolute target; `..` inside the reference is fine as long as it stays inside. */
+function confineTarget(root: string, target: string, original: string): ResolvedRef {
+  if (!isInside(root, target)) return { ok: false, reason: `'${original}' points outside the workspace ${root}` };
+  const confined = resolveInWorkspace(root, target);
+  if (!confined.ok) return { ok: false, reason: `'${original}': ${confined.reason}` };
+  return { ok: true, ref: confined.path, directory: confined.path };
+}
+
 /**
- * Resolves a flake reference from a command. `path:<relative>` and bare paths resolve inside
- * the workspace; `path:`, `git+file:` and `file:` URLs with absolute paths must stay inside it;
- * other schemes (github:, https:, registry names) pass through unchanged.
+ * Resolves a flake reference or input URL. `path:<relative>` and bare relative paths resolve
+ * against `base` (default: the workspace root) and must stay inside the workspace, as must
+ * absolute `path:`, `git+file:` and `file:` URLs; other schemes (github:, https:, registry
+ * names) pass through unchanged. A bare path becomes a git flake when it is a repository root.
  */
 export function resolveFlakeRef(workspace: string, flakeRef: string, base?: string): ResolvedRef {
   const root = resolve(workspace);
   const from = base ?? root;
+  if (flakeRef.includes('\0')) return { ok: false, reason: 'the reference contains a NUL byte' };
   for (const scheme of LOCAL_SCHEMES) {
     if (!flakeRef.startsWith(scheme)) continue;
     const [rawPath, query] = splitQuery(flakeRef.slice(scheme.length));
     const pathPart = rawPath.startsWith('//') ? rawPath.slice(2) : rawPath;
     if (pathPart === '' || (scheme !== 'path:' && !isAbsolute(pathPart))) {
-      return { ok: false, reason: `'${flakeRef}' must name an absolute path or a path: inside the workspace` };
+      return { ok: false, reason: `'${flakeRef}' must name a path inside the workspace` };
     }
-    const relativeToRoot = isAbsolute(pathPart) ? pathPart : relative(root, resolve(from, pathPart)) || '.';
-    if (!isAbsolute(pathPart) && pathPart.split('/').includes('..') && base !== undefined) {
-      // A relative input of a flake may climb out of the flake, never out of the workspace.
-      const target = resolve(from, pathPart);
-      if (!isInside(root, target)) return { ok: false, reason: `'${flakeRef}' points outside the workspace ${root}` };
-      const confined = resolveInWorkspace(root, target);
-      if (!confined.ok) return confined;
-      return { ok: true, ref: `${scheme}${target}${query}`, directory: target };
-    }
-    const confined = resolveInWorkspace(root, relativeToRoot);
+    const confined = confineTarget(root, resolve(from, pathPart), flakeRef);
     if (!confined.ok) return confined;
-    const ref = scheme === 'path:' ? `path:${confined.path}${query}` : `${scheme}//${confined.path}${query}`;
-    return { ok: true, ref, directory: confined.path };
+    const ref = scheme === 'path:' ? `path:${confined.ref}${query}` : `${scheme}//${confined.ref}${query}`;
+    return { ok: true, ref, ...(confined.directory !== undefined ? { directory: confined.directory } : {}) };
   }
-  const bare = /^(?:\.{0,2}\/|\/)/.test(flakeRef) || (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(flakeRef) && existsSync(join(from, flakeRef, 'flake.nix')));
-  if (bare || flakeRef === '.') {
-    const confined = resolveInWorkspace(root, isAbsolute(flakeRef) ? flakeRef : relative(root, resolve(from, flakeRef)) || '.');
-    if (!confined.ok) return confined;
-    return { ok: true, ref: localFlakeRef(confined.path), directory: confined.path };
-  }
-  return { ok: true, ref: flakeRef };
+  const hasScheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.test(flakeRef);
+  const [refPath, query] = splitQuery(flakeRef);
+  const looksLikePath =
+    flakeRef === '.' ||
+    /^(?:\.{1,2}\/|\/)/.test(flakeRef) ||
+    (!hasScheme && existsSync(join(resolve(from, refPath), 'flake.nix')));
+  if (!looksLikePath) return { ok: true, ref: flakeRef };
+  const confined = confineTarget(root, resolve(from, refPath), flakeRef);
+  if (!confined.ok) return confined;
+  const dir = confined.ref;
+  return { ok: true, ref: `${localFlakeRef(dir)}${query}`, directory: dir };
 }

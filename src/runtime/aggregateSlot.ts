@@ -1,35 +1,23 @@
 /**
  * One aggregate instance: its XState actor, its mailbox (one work item at a time, in
- * arrival order), its command ledger (exactly-once replies) and its running effect.
- * The machine decides; this slot stores the facts it records, starts the effects it asks
- * for and answers the command once its outcome is known.
+ * arrival order), its command ledger (exactly-once replies) and its effects.
+ * The machine decides; this slot stores the facts it records, runs the effects it asks
+ * for, and answers the command once its outcome is known.
  */
-import { createActor, type AnyActor, type InspectionEvent, type Observer } from 'xstate';
+import type { AnyActor, InspectionEvent, Observer } from 'xstate';
 import type { Logger } from 'pino';
-import {
-  registry,
-  type AggregateKind,
-  type EffectOutcome,
-  type EffectRequest,
-  type MachineSignal,
-} from '../../machines/index.js';
-import { ENVELOPE_FIELDS, type DomainEvent } from '../domain/events.js';
+import { registry, type AggregateKind, type EffectOutcome, type EffectRequest, type MachineSignal } from '../../machines/index.js';
+import type { DomainEvent } from '../domain/events.js';
 import { eventIdentity, type Identity } from '../domain/identity.js';
-import type { EventRef, OkReply } from '../domain/replies.js';
-import {
-  ConflictError,
-  DomainError,
-  InternalError,
-  InvalidTransitionError,
-  ensureError,
-  toErrorReply,
-  type ErrorReply,
-} from '../errors.js';
+import type { OkReply } from '../domain/replies.js';
+import { ConflictError, DomainError, InternalError, InvalidTransitionError, ensureError, toErrorReply } from '../errors.js';
 import type { AppendRequest, StoredEvent } from '../messaging/eventStore.js';
 import type { PublishedEvent } from '../messaging/eventPublisher.js';
+import type { AggregateSnapshot } from '../messaging/stateStore.js';
+import { CommandLedger, type LedgerEntry, type LedgerRecord, type Reply, type Respond } from './commandLedger.js';
+import { rehydrate } from './rehydrate.js';
 
-export type Reply = OkReply | ErrorReply;
-export type Respond = (reply: Reply) => void;
+export type { Reply, Respond } from './commandLedger.js';
 
 /** A routed command for this aggregate. */
 export interface CommandWork {
@@ -50,40 +38,41 @@ type Work = CommandWork | OutcomeWork;
 export interface SlotHost {
   readonly logger: Logger;
   readonly domain: string;
-  read(kind: AggregateKind, id: string): Promise<StoredEvent[]>;
+  /** Take a snapshot every N events (0 = never). */
+  readonly snapshotEvery: number;
+  read(kind: AggregateKind, id: string, afterSeq: number): Promise<StoredEvent[]>;
   storeAndPublish(events: AppendRequest[]): Promise<PublishedEvent[]>;
   runEffect(request: EffectRequest, ctx: { aggregate: AggregateKind; id: string; signal: AbortSignal }): Promise<EffectOutcome>;
+  loadSnapshot?(kind: AggregateKind, id: string): Promise<AggregateSnapshot | undefined>;
+  saveSnapshot?(snapshot: AggregateSnapshot): Promise<void>;
+  /** A scheduled (detached) effect failed: nobody waits for it, so the host reports it. */
+  onScheduledFailure?(kind: AggregateKind, id: string, outcome: EffectOutcome, cause: Identity): void;
   inspect?: Observer<InspectionEvent>;
   /** Called when the slot's actor is created or dropped (for the live count). */
   onLoaded?(slot: AggregateSlot, loaded: boolean): void;
-}
-
-interface LedgerEntry {
-  identity: Identity;
-  events: EventRef[];
-  reply?: Reply;
-  waiters: Respond[];
 }
 
 interface RunningEffect {
   request: EffectRequest;
   identity: Identity;
   entries: LedgerEntry[];
-  abort: AbortController;
 }
 
-const LEDGER_SIZE = 64;
 const CONFLICT_RETRIES = 5;
 
 export class AggregateSlot {
   private actor: AnyActor | undefined;
   private lastStreamSeq = 0;
+  private snapshotVersion = 0;
   private readonly queue: Work[] = [];
   private running = false;
-  private readonly ledger = new Map<string, LedgerEntry>();
+  private readonly ledger = new CommandLedger();
   private effect: RunningEffect | undefined;
+  /** Effects of this aggregate run one after another, in the order they were asked for. */
+  private effectChain: Promise<unknown> = Promise.resolve();
+  private effectsInFlight = 0;
+  private readonly abort = new AbortController();
   private signals: MachineSignal[] = [];
-  private replaying = false;
   /** Last time a command touched this aggregate (ms since epoch). */
   lastUsed = Date.now();
 
@@ -104,9 +93,9 @@ export class AggregateSlot {
     return this.actor !== undefined;
   }
 
-  /** True while work is queued, being handled, or an effect runs. */
+  /** True while work is queued or being handled, or effects run: not safe to passivate. */
   get busy(): boolean {
-    return this.running || this.queue.length > 0 || this.effect !== undefined;
+    return this.running || this.queue.length > 0 || this.effect !== undefined || this.effectsInFlight > 0;
   }
 
   /** The actor's current snapshot (undefined when not loaded). */
@@ -115,9 +104,15 @@ export class AggregateSlot {
     return s ? { value: s.value, context: s.context } : undefined;
   }
 
-  /** Stop the actor and abort a running effect (shutdown). */
+  /** Passivate: stop the actor; it is rebuilt from the store on the next command. */
+  passivate(): void {
+    this.dropActor();
+    this.ledger.clear();
+  }
+
+  /** Stop the actor and abort running effects (shutdown). */
   stop(): void {
-    this.effect?.abort.abort();
+    this.abort.abort();
     this.dropActor();
   }
 
@@ -130,8 +125,7 @@ export class AggregateSlot {
           if (work.type === 'command') await this.handleCommand(work);
           else await this.handleOutcome(work);
         } catch (e) {
-          const err = ensureError(e);
-          this.host.logger.error({ err, aggregate_id: this.id, aggregate_type: this.kind }, 'aggregate work failed');
+          this.host.logger.error({ err: ensureError(e), aggregate_id: this.id, aggregate_type: this.kind }, 'aggregate work failed');
           this.dropActor();
           if (work.type === 'command') work.respond(toErrorReply(e));
         }
@@ -143,10 +137,11 @@ export class AggregateSlot {
 
   private async handleCommand(work: CommandWork): Promise<void> {
     const { identity } = work;
-    if (this.answerFromLedger(identity.message_id, work.respond)) return;
-    await this.ensureLoaded();
-    if (this.answerFromLedger(identity.message_id, work.respond)) return;
-
+    if (this.ledger.answer(identity.message_id, work.respond)) return;
+    if (!this.actor) {
+      await this.load();
+      if (this.ledger.answer(identity.message_id, work.respond)) return;
+    }
     for (let attempt = 0; ; attempt++) {
       const before = this.version();
       const signals = this.send(work.event);
@@ -155,20 +150,21 @@ export class AggregateSlot {
         await this.persistFacts(signals, identity, entry);
       } catch (e) {
         if (e instanceof ConflictError && attempt < CONFLICT_RETRIES) {
-          await this.reload();
-          if (this.answerFromLedger(identity.message_id, work.respond)) return;
+          this.host.logger.info({ aggregate_id: this.id, correlation_id: identity.correlation_id, attempt }, 'concurrent writer: reloading and deciding again');
+          await this.load();
+          if (this.ledger.answer(identity.message_id, work.respond)) return;
           continue;
         }
         this.dropActor();
-        this.remember(entry);
-        return this.finish(entry, toErrorReply(e));
+        this.ledger.remember(entry);
+        return CommandLedger.finish(entry, toErrorReply(e));
       }
-      this.remember(entry);
+      this.ledger.remember(entry);
       return this.conclude(entry, signals, work.event.type, before);
     }
   }
 
-  /** Decide what a command's reply is, once its facts are stored. */
+  /** Decide a command's reply once its facts are stored; start what it asked for. */
   private conclude(entry: LedgerEntry, signals: MachineSignal[], commandType: string, versionBefore: number): void {
     let rejected: Extract<MachineSignal, { type: 'command.rejected' }> | undefined;
     let requested: EffectRequest | undefined;
@@ -177,6 +173,7 @@ export class AggregateSlot {
       if (s.type === 'command.rejected') rejected = s;
       else if (s.type === 'effect.requested') requested = s.effect;
       else if (s.type === 'command.joined') joined = true;
+      else if (s.type === 'effect.scheduled') this.schedule(s.effect, entry.identity);
     }
     if (requested) return this.startEffect(requested, entry);
     if (joined && this.effect) {
@@ -184,17 +181,14 @@ export class AggregateSlot {
       return;
     }
     if (rejected) {
-      return this.finish(entry, {
-        status: 'error',
-        code: rejected.code,
-        message: rejected.message,
-        ...(rejected.details ? { details: rejected.details } : {}),
-      });
+      const reply: Reply = { status: 'error', code: rejected.code, message: rejected.message };
+      if (rejected.details) reply.details = rejected.details;
+      return CommandLedger.finish(entry, reply);
     }
     if (entry.events.length === 0 && this.version() === versionBefore) {
-      return this.finish(entry, toErrorReply(this.invalidTransition(commandType)));
+      return CommandLedger.finish(entry, toErrorReply(this.invalidTransition(commandType)));
     }
-    this.finish(entry, this.okReply(entry));
+    CommandLedger.finish(entry, this.okReply(entry));
   }
 
   private async handleOutcome(work: OutcomeWork): Promise<void> {
@@ -205,36 +199,53 @@ export class AggregateSlot {
       return;
     }
     const signals = this.send(work.outcome);
-    const [first, ...joined] = effect.entries;
-    const owner: LedgerEntry = first ?? { identity: effect.identity, events: [], waiters: [] };
-    const outcomeEvents: LedgerEntry = { identity: effect.identity, events: [], waiters: [] };
+    const produced: LedgerEntry = { identity: effect.identity, events: [], waiters: [] };
     try {
-      await this.persistFacts(signals, effect.identity, outcomeEvents);
+      await this.persistFacts(signals, effect.identity, produced);
     } catch (e) {
       this.dropActor();
       const reply = toErrorReply(e);
-      for (const entry of effect.entries) this.finish(entry, reply);
+      for (const entry of effect.entries) CommandLedger.finish(entry, reply);
       return;
     }
-    owner.events.push(...outcomeEvents.events);
-    for (const entry of joined) entry.events.push(...outcomeEvents.events);
-    for (const entry of [owner, ...joined]) this.conclude(entry, signals, work.outcome.type, -1);
+    if (effect.entries.length === 0) {
+      // Resumed after a restart with nobody waiting: a retry finds the result in the ledger.
+      this.ledger.remember(produced);
+      effect.entries.push(produced);
+    } else {
+      for (const entry of effect.entries) entry.events.push(...produced.events);
+    }
+    for (const entry of effect.entries) this.conclude(entry, signals, work.outcome.type, -1);
   }
 
-  private startEffect(request: EffectRequest, entry: LedgerEntry): void {
-    const abort = new AbortController();
-    this.effect = { request, identity: entry.identity, entries: [entry], abort };
-    this.host
-      .runEffect(request, { aggregate: this.kind, id: this.id, signal: abort.signal })
-      .catch(
+  private startEffect(request: EffectRequest, entry: LedgerEntry | undefined, identity = entry?.identity): void {
+    this.effect = { request, identity: identity!, entries: entry ? [entry] : [] };
+    this.chain(request).then((outcome) => this.enqueue({ type: 'outcome', outcome }));
+  }
+
+  private schedule(request: EffectRequest, cause: Identity): void {
+    this.chain(request).then((outcome) => {
+      if (outcome.type === 'effect.failed') this.host.onScheduledFailure?.(this.kind, this.id, outcome, cause);
+    });
+  }
+
+  /** Run an effect after the ones before it; never rejects. */
+  private chain(request: EffectRequest): Promise<EffectOutcome> {
+    this.effectsInFlight++;
+    const run = this.effectChain.then(() =>
+      this.host.runEffect(request, { aggregate: this.kind, id: this.id, signal: this.abort.signal }).catch(
         (e: unknown): EffectOutcome => ({
           type: 'effect.failed',
           kind: request.kind,
           code: e instanceof DomainError ? e.code : 'internal',
           message: ensureError(e).message,
         }),
-      )
-      .then((outcome) => this.enqueue({ type: 'outcome', outcome }));
+      ),
+    );
+    this.effectChain = run.finally(() => {
+      this.effectsInFlight--;
+    });
+    return run;
   }
 
   /** Store the facts among `signals` as domain events caused by `cause`. */
@@ -254,13 +265,7 @@ export class AggregateSlot {
         occurred_at: new Date().toISOString(),
         ...s.data,
       };
-      appends.push({
-        event,
-        fact: s.name,
-        command_id: cause.message_id,
-        expected_last_seq: this.lastStreamSeq,
-        msg_id: `${cause.message_id}:${s.sequence}`,
-      });
+      appends.push({ event, fact: s.name, command_id: cause.message_id, expected_last_seq: this.lastStreamSeq, msg_id: `${cause.message_id}:${s.sequence}` });
     }
     if (appends.length === 0) return;
     const published = await this.host.storeAndPublish(appends);
@@ -270,13 +275,29 @@ export class AggregateSlot {
       this.lastStreamSeq = p.stream_seq;
       entry.events.push({ event_type: a.event.event_type, event_id: a.event.identity.message_id, subject: p.subject, sequence: a.event.sequence });
     }
+    this.maybeSnapshot();
   }
 
-  private finish(entry: LedgerEntry, reply: Reply): void {
-    entry.reply = reply;
-    const waiters = entry.waiters;
-    entry.waiters = [];
-    for (const w of waiters) w(reply);
+  private maybeSnapshot(): void {
+    const every = this.host.snapshotEvery;
+    const save = this.host.saveSnapshot;
+    if (!save || every <= 0 || !this.actor) return;
+    const version = this.version();
+    if (version - this.snapshotVersion < every) return;
+    const ctx = (this.actor.getSnapshot() as { context: { pending_effect?: unknown } }).context;
+    if (ctx.pending_effect) return; // a waiting state is rebuilt from events, never from a snapshot
+    this.snapshotVersion = version;
+    const snapshot: AggregateSnapshot = {
+      kind: this.kind,
+      id: this.id,
+      machine_version: registry[this.kind].version,
+      stream_seq: this.lastStreamSeq,
+      version,
+      persisted: this.actor.getPersistedSnapshot(),
+      ledger: this.ledger.records(),
+      taken_at: new Date().toISOString(),
+    };
+    save(snapshot).catch((e: unknown) => this.host.logger.warn({ err: ensureError(e), aggregate_id: this.id }, 'snapshot not saved'));
   }
 
   private okReply(entry: LedgerEntry): OkReply {
@@ -288,25 +309,6 @@ export class AggregateSlot {
       version: entry.events.at(-1)?.sequence ?? this.version(),
       events: entry.events,
     };
-  }
-
-  private answerFromLedger(messageId: string, respond: Respond): boolean {
-    const entry = this.ledger.get(messageId);
-    if (!entry) return false;
-    if (entry.reply) respond(entry.reply);
-    else entry.waiters.push(respond);
-    return true;
-  }
-
-  private remember(entry: LedgerEntry): void {
-    this.ledger.delete(entry.identity.message_id);
-    this.ledger.set(entry.identity.message_id, entry);
-    if (this.ledger.size > LEDGER_SIZE) {
-      for (const [key, e] of this.ledger) {
-        if (this.ledger.size <= LEDGER_SIZE) break;
-        if (e.reply) this.ledger.delete(key);
-      }
-    }
   }
 
   private send(event: { type: string }): MachineSignal[] {
@@ -325,106 +327,40 @@ export class AggregateSlot {
   private invalidTransition(commandType: string): DomainError {
     const snap = this.actor!.getSnapshot() as { value: unknown; _nodes?: Array<{ ownEvents?: string[] }> };
     const accepted = new Set<string>();
-    for (const node of snap._nodes ?? []) for (const e of node.ownEvents ?? []) if (e.startsWith(`${this.kind}.`) && !registry[this.kind].facts[e]) accepted.add(e);
+    const facts = registry[this.kind].facts;
+    for (const node of snap._nodes ?? []) for (const e of node.ownEvents ?? []) if (e.startsWith(`${this.kind}.`) && !facts[e]) accepted.add(e);
     const state = typeof snap.value === 'string' ? snap.value : JSON.stringify(snap.value);
     const list = [...accepted];
     return new InvalidTransitionError(
-      `${this.kind} ${this.id} is ${state}: ${commandType} is not accepted there. ${
-        list.length ? `Accepted now: ${list.join(', ')}.` : 'It accepts no command now.'
-      }`,
+      `${this.kind} ${this.id} is ${state}: ${commandType} is not accepted there. ${list.length ? `Accepted now: ${list.join(', ')}.` : 'It accepts no command now.'}`,
       { state, accepted: list },
     );
   }
 
-  private async ensureLoaded(): Promise<void> {
-    if (!this.actor) await this.reload();
-  }
-
-  /** (Re)build the actor from the stored events. */
-  private async reload(): Promise<void> {
+  /** (Re)build the actor from the latest snapshot plus the events after it. */
+  private async load(): Promise<void> {
     this.dropActor();
-    const events = await this.host.read(this.kind, this.id);
-    const def = registry[this.kind];
-    const actor = createActor(def.machine, {
-      input: { aggregate_id: this.id },
-      id: `${this.kind}:${this.id}`,
-      ...(this.host.inspect ? { inspect: this.host.inspect } : {}),
-    }) as AnyActor;
-    actor.on('*', (signal: MachineSignal) => {
-      if (!this.replaying) this.signals.push(signal);
-    });
-    actor.subscribe({
-      error: (err: unknown) =>
-        this.host.logger.error({ err: ensureError(err), aggregate_id: this.id, aggregate_type: this.kind }, 'aggregate actor failed'),
-    });
-    actor.start();
-    this.actor = actor;
-    this.replaying = true;
-    try {
-      for (const stored of events) this.apply(stored);
-    } finally {
-      this.replaying = false;
-    }
-    this.lastStreamSeq = events.at(-1)?.stream_seq ?? 0;
-    this.rebuildLedger(events);
-    this.host.onLoaded?.(this, true);
-    this.resumePendingEffect(events);
-  }
-
-  private apply(stored: StoredEvent): void {
-    const fact: { type: string } & Record<string, unknown> = { type: stored.fact };
-    const ev = stored.event as Record<string, unknown>;
-    for (const key in ev) if (!(ENVELOPE_FIELDS as readonly string[]).includes(key)) fact[key] = ev[key];
-    this.actor!.send(fact);
-    const version = this.version();
-    if (version !== stored.event.sequence) {
-      this.host.logger.error(
-        { aggregate_id: this.id, fact: stored.fact, stored_sequence: stored.event.sequence, machine_version: version },
-        'replayed event does not match the machine version; the history and the machine disagree',
-      );
-    }
-  }
-
-  private rebuildLedger(events: StoredEvent[]): void {
+    const result = await rehydrate(this.kind, this.id, this.host, (signal) => this.signals.push(signal));
+    this.actor = result.actor;
+    this.lastStreamSeq = result.lastStreamSeq;
+    this.snapshotVersion = result.snapshotVersion;
+    if (result.ledger.length) this.ledger.restore(result.ledger as LedgerRecord[]);
     const facts = registry[this.kind].facts;
-    const groups = new Map<string, StoredEvent[]>();
-    for (let i = events.length - 1; i >= 0 && groups.size < LEDGER_SIZE; i--) {
-      const e = events[i]!;
-      const g = groups.get(e.command_id);
-      if (g) g.unshift(e);
-      else groups.set(e.command_id, [e]);
-    }
-    for (const [commandId, group] of [...groups].reverse()) {
-      if (this.ledger.has(commandId)) continue;
-      const last = group.at(-1)!;
-      const entry: LedgerEntry = {
-        identity: { message_id: commandId, correlation_id: last.event.identity.correlation_id, causation_id: last.event.identity.causation_id },
-        events: group.map((s) => ({
-          event_type: s.event.event_type,
-          event_id: s.event.identity.message_id,
-          subject: `${this.host.domain}.event.${s.fact}`,
-          sequence: s.event.sequence,
-        })),
-        waiters: [],
-      };
-      if (facts[last.fact]?.final !== false) entry.reply = this.okReply(entry);
-      this.ledger.set(commandId, entry);
-    }
+    this.ledger.replay(result.events, this.host.domain, (f) => facts[f]?.final !== false, (entry) => this.okReply(entry));
+    this.host.onLoaded?.(this, true);
+    this.resumePendingEffect(result.events);
   }
 
-  /** A durable pending state (e.g. building) survives a restart: start its effect again. */
+  /** A durable waiting state (e.g. building) survives a restart: start its effect again. */
   private resumePendingEffect(events: StoredEvent[]): void {
     const pending = (this.actor!.getSnapshot() as { context?: { pending_effect?: EffectRequest | null } }).context?.pending_effect;
     if (!pending || this.effect) return;
     const last = events.at(-1);
-    const commandId = last?.command_id;
-    const entry = (commandId && this.ledger.get(commandId)) || {
-      identity: { message_id: commandId ?? this.id, correlation_id: last?.event.identity.correlation_id ?? this.id, causation_id: commandId ?? this.id },
-      events: [],
-      waiters: [],
-    };
-    this.host.logger.info({ aggregate_id: this.id, effect: pending.kind }, 'resuming an effect interrupted by a restart');
-    this.startEffect(pending, entry);
+    const commandId = last?.command_id ?? this.id;
+    const entry = this.ledger.get(commandId);
+    const identity: Identity = entry?.identity ?? { message_id: commandId, correlation_id: last?.event.identity.correlation_id ?? commandId, causation_id: commandId };
+    this.host.logger.info({ aggregate_id: this.id, effect: pending.kind, correlation_id: identity.correlation_id }, 'resuming an effect interrupted by a restart');
+    this.startEffect(pending, entry, identity);
   }
 
   private dropActor(): void {

@@ -71,6 +71,34 @@ export class AggregateSupervisor {
     this.actor.send({ type: 'intake.resume' });
   }
 
+  /**
+   * Passivate idle aggregates (idle longer than `idleMs`) and, beyond `cap` resident actors,
+   * the least recently used ones. Busy aggregates are never passivated.
+   */
+  passivate(idleMs: number, cap: number, now = Date.now()): number {
+    let passivated = 0;
+    for (const [key, slot] of this.slots) {
+      const overCap = this.live > cap;
+      if (!overCap && now - slot.lastUsed < idleMs) break; // LRU order: the rest are newer
+      if (slot.busy) continue;
+      if (slot.loaded) passivated++;
+      slot.passivate();
+      this.slots.delete(key);
+    }
+    return passivated;
+  }
+
+  /** Start the periodic passivation sweep; returns its stop. */
+  startPassivation(idleMs: number, cap: number, onPassivated?: (n: number) => void): () => void {
+    const every = Math.max(250, Math.min(10_000, Math.floor(idleMs / 4)));
+    const timer = setInterval(() => {
+      const n = this.passivate(idleMs, cap);
+      if (n > 0) onPassivated?.(n);
+    }, every);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   /** Live (loaded) aggregate actors. */
   get liveCount(): number {
     return this.live;
@@ -94,10 +122,17 @@ export class AggregateSupervisor {
 
   private deliver(command: RoutedCommand): void {
     let slot = this.slots.get(command.key);
-    if (!slot) {
+    if (slot) {
+      // Keep the map in least-recently-used order for passivation.
+      this.slots.delete(command.key);
+    } else {
       slot = new AggregateSlot(command.kind, command.id, this.host);
-      this.slots.set(command.key, slot);
     }
+    this.slots.set(command.key, slot);
     slot.enqueue(command.work);
+    if (this.live > this.residentCap) this.passivate(Number.POSITIVE_INFINITY, this.residentCap);
   }
+
+  /** The resident cap enforced on delivery (set by the service from its configuration). */
+  residentCap = Number.POSITIVE_INFINITY;
 }

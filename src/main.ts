@@ -1,0 +1,153 @@
+/**
+ * The composition root: configuration, logging, the embedded default server, the NATS
+ * connection supervisor, the service, and an orderly shutdown on SIGINT/SIGTERM.
+ *
+ * Exit codes: 0 after a clean shutdown, 1 when NATS cannot be reached (attempts exhausted,
+ * credentials or TLS refused) or the service fails, 2 for a bad configuration.
+ */
+import { loadConfig, usage, type Config } from './config.js';
+import { ensureError } from './errors.js';
+import { createLogger, type Logger } from './logging.js';
+import { createConnectionSupervisor, type ConnectionSupervisor } from './messaging/connection.js';
+import { shouldEmbed, startEmbeddedServer, type EmbeddedServer } from './messaging/embeddedServer.js';
+import { startService } from './service.js';
+
+const SHUTDOWN_BOUND_MS = 20_000;
+
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage() + '\n');
+    return;
+  }
+
+  const loaded = loadConfig(argv, env);
+  if (!loaded.ok) {
+    process.stderr.write(`cim-domain-nix: ${loaded.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const config = loaded.config;
+  const logger = createLogger({ level: config.log.level });
+  logger.info(
+    {
+      config_file: config.configFile,
+      servers: config.nats.servers,
+      url_explicit: config.natsUrlExplicit,
+      prefix: config.prefix,
+      workspace: config.workspace,
+    },
+    'cim-domain-nix starting',
+  );
+
+  let embedded: EmbeddedServer | undefined;
+  let connection: ConnectionSupervisor | undefined;
+  let service: { stop(): Promise<void> } | undefined;
+  let shuttingDown: Promise<void> | undefined;
+
+  /** Stop in order: the service (intake, actors, publisher), the connection, the embedded server. */
+  const shutdown = (reason: string, code: number): Promise<void> => {
+    shuttingDown ??= (async () => {
+      logger.info({ reason }, 'cim-domain-nix shutting down');
+      const bound = setTimeout(() => {
+        logger.error(`shutdown did not finish within ${SHUTDOWN_BOUND_MS} ms; exiting`);
+        process.exit(1);
+      }, SHUTDOWN_BOUND_MS);
+      bound.unref();
+      for (const [name, step] of [
+        ['service', () => service?.stop()],
+        ['connection', () => connection?.stop()],
+        ['embedded server', () => embedded?.stop()],
+      ] as const) {
+        try {
+          await step();
+        } catch (e) {
+          logger.error({ err: ensureError(e) }, `stopping the ${name} failed`);
+          code = code || 1;
+        }
+      }
+      clearTimeout(bound);
+      logger.info({ exit_code: code }, 'cim-domain-nix stopped');
+      process.exit(code);
+    })();
+    return shuttingDown;
+  };
+
+  process.once('SIGINT', () => void shutdown('SIGINT', 0));
+  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    void shutdown('uncaught exception', 1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: ensureError(reason) }, 'unhandled promise rejection');
+    void shutdown('unhandled rejection', 1);
+  });
+
+  embedded = await startEmbeddedIfWanted(config, logger, env);
+
+  connection = createConnectionSupervisor(config, logger);
+  connection.onState((state) => {
+    // A connection that fails after start-up (attempts exhausted, credentials revoked) ends the process.
+    if (state === 'failed' && service) {
+      void shutdown('the NATS connection failed', 1);
+    }
+  });
+
+  try {
+    await connection.ready();
+  } catch (e) {
+    if (shuttingDown) return; // a signal stopped the supervisor while it was connecting
+    const err = ensureError(e);
+    process.stderr.write(
+      `cim-domain-nix: cannot connect to NATS at ${config.nats.servers.join(', ')}: ${err.message}\n`,
+    );
+    logger.error({ err }, 'cannot connect to NATS; exiting');
+    await shutdown('no NATS connection', 1);
+    return;
+  }
+  if (shuttingDown) return;
+
+  try {
+    service = await startService({
+      config,
+      logger,
+      connection,
+      ...(embedded ? { embeddedWsUrl: embedded.wsUrl } : {}),
+    });
+  } catch (e) {
+    const err = ensureError(e);
+    process.stderr.write(`cim-domain-nix: the service could not start: ${err.message}\n`);
+    logger.error({ err }, 'the service could not start; exiting');
+    await shutdown('service start failed', 1);
+    return;
+  }
+  logger.info({ server: connection.server, prefix: config.prefix }, 'cim-domain-nix is running');
+}
+
+async function startEmbeddedIfWanted(config: Config, logger: Logger, env: NodeJS.ProcessEnv): Promise<EmbeddedServer | undefined> {
+  const decision = await shouldEmbed(config, env);
+  if (!decision.start) {
+    logger.info({ reason: decision.reason }, 'no embedded nats-server');
+    return undefined;
+  }
+  try {
+    const server = await startEmbeddedServer({
+      workspace: config.workspace,
+      logger,
+      ...(decision.bin ? { bin: decision.bin } : {}),
+    });
+    logger.info(
+      { url: server.url, ws_url: server.wsUrl, dir: server.dir, pid: server.pid, reason: decision.reason },
+      `embedded nats-server running at ${server.url} (JetStream in ${server.dir}, websocket ${server.wsUrl})`,
+    );
+    return server;
+  } catch (e) {
+    logger.error({ err: ensureError(e) }, 'the embedded nats-server could not start; connecting to the default URL anyway');
+    return undefined;
+  }
+}
+
+main(process.argv.slice(2), process.env).catch((e: unknown) => {
+  process.stderr.write(`cim-domain-nix: ${ensureError(e).stack ?? String(e)}\n`);
+  process.exit(1);
+});

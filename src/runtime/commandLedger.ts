@@ -1,0 +1,113 @@
+/**
+ * The command ledger of one aggregate: the last commands it handled, by `message_id`, with
+ * their replies (or the callers still waiting for one). A retried command is answered from
+ * here and produces no new event. The ledger is rebuilt from the stored events (every event
+ * names its command) and kept in snapshots, so it survives passivation and restarts.
+ */
+import type { Identity } from '../domain/identity.js';
+import type { EventRef, OkReply } from '../domain/replies.js';
+import type { ErrorReply } from '../errors.js';
+import type { StoredEvent } from '../messaging/eventStore.js';
+
+export type Reply = OkReply | ErrorReply;
+export type Respond = (reply: Reply) => void;
+
+/** One command the aggregate handled or is handling. */
+export interface LedgerEntry {
+  identity: Identity;
+  events: EventRef[];
+  reply?: Reply;
+  waiters: Respond[];
+}
+
+/** A finished entry as kept in a snapshot. */
+export interface LedgerRecord {
+  identity: Identity;
+  events: EventRef[];
+  reply: Reply;
+}
+
+export const LEDGER_SIZE = 64;
+
+export class CommandLedger {
+  private readonly entries = new Map<string, LedgerEntry>();
+
+  get(messageId: string): LedgerEntry | undefined {
+    return this.entries.get(messageId);
+  }
+
+  /** Answer from the ledger: true when the command is known (answered now or when done). */
+  answer(messageId: string, respond: Respond): boolean {
+    const entry = this.entries.get(messageId);
+    if (!entry) return false;
+    if (entry.reply) respond(entry.reply);
+    else entry.waiters.push(respond);
+    return true;
+  }
+
+  remember(entry: LedgerEntry): void {
+    const key = entry.identity.message_id;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    if (this.entries.size <= LEDGER_SIZE) return;
+    for (const [k, e] of this.entries) {
+      if (this.entries.size <= LEDGER_SIZE) break;
+      if (e.reply) this.entries.delete(k);
+    }
+  }
+
+  /** Finish an entry: keep the reply and answer everyone waiting. */
+  static finish(entry: LedgerEntry, reply: Reply): void {
+    entry.reply = reply;
+    const waiters = entry.waiters;
+    entry.waiters = [];
+    for (const w of waiters) w(reply);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  /** Finished entries, oldest first, for a snapshot. */
+  records(): LedgerRecord[] {
+    const out: LedgerRecord[] = [];
+    for (const e of this.entries.values()) if (e.reply) out.push({ identity: e.identity, events: e.events, reply: e.reply });
+    return out;
+  }
+
+  restore(records: readonly LedgerRecord[]): void {
+    for (const r of records) this.entries.set(r.identity.message_id, { ...r, waiters: [] });
+  }
+
+  /**
+   * Add the commands of replayed events. `isFinal(fact)` says whether the command was done
+   * after that fact; `reply(entry)` builds its ok reply.
+   */
+  replay(events: readonly StoredEvent[], domain: string, isFinal: (fact: string) => boolean, reply: (entry: LedgerEntry) => OkReply): void {
+    const groups = new Map<string, StoredEvent[]>();
+    for (const e of events) {
+      const g = groups.get(e.command_id);
+      if (g) g.push(e);
+      else groups.set(e.command_id, [e]);
+    }
+    for (const [commandId, group] of groups) {
+      const last = group.at(-1)!;
+      const previous = this.entries.get(commandId);
+      const entry: LedgerEntry = {
+        identity: { message_id: commandId, correlation_id: last.event.identity.correlation_id, causation_id: commandId },
+        events: [
+          ...(previous?.events ?? []),
+          ...group.map((s) => ({
+            event_type: s.event.event_type,
+            event_id: s.event.identity.message_id,
+            subject: `${domain}.event.${s.fact}`,
+            sequence: s.event.sequence,
+          })),
+        ],
+        waiters: previous?.waiters ?? [],
+      };
+      if (isFinal(last.fact)) entry.reply = reply(entry);
+      this.remember(entry);
+    }
+  }
+}
