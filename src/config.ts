@@ -39,6 +39,8 @@ export interface Config {
     wsUrl: string | undefined;
     /** May `npm start` run an embedded nats-server when no URL is configured and none answers? */
     embedded: boolean;
+    /** How long one attempt may wait for the server's handshake before it counts as failed. */
+    connectTimeoutMs: number;
     reconnect: {
       initialDelayMs: number;
       factor: number;
@@ -234,6 +236,12 @@ const SETTINGS: Setting[] = [
     env: 'NATS_RECONNECT_MAX_MS',
     schema: int(0, 3_600_000),
     expected: 'a whole number of milliseconds from 0 to 3600000',
+  },
+  {
+    key: 'nats.connectTimeoutMs',
+    env: 'NATS_CONNECT_TIMEOUT_MS',
+    schema: int(100, 600_000),
+    expected: 'a whole number of milliseconds from 100 to 600000',
   },
   {
     key: 'nats.reconnect.maxAttempts',
@@ -456,6 +464,7 @@ export function loadConfig(argv: readonly string[], env: Env, cwd: string = proc
       },
       wsUrl: get<string | undefined>('nats.wsUrl', undefined),
       embedded: get('nats.embedded', true),
+      connectTimeoutMs: get<number>('nats.connectTimeoutMs', 5_000),
       reconnect: {
         initialDelayMs,
         factor: get('nats.reconnect.factor', 2),

@@ -1,6 +1,6 @@
 /**
  * Small helpers shared by the five aggregate machines: the common context and input, a
- * non-freezing immer `produce`, and builders for the {@link MachineSignal}s they emit.
+ * non-freezing immer `produce` for nested collections, and builders for the signals they emit.
  */
 import { Immer } from 'immer';
 import type { CommandRejected, EffectFailed, EffectRequest, FactRecorded } from './protocol.js';
@@ -24,18 +24,8 @@ export interface AggregateContext {
 // objects belong to the host), without touching the global immer configuration.
 const immer = new Immer({ autoFreeze: false });
 
-/** immer's `produce` without auto-freeze; machines use it to apply facts to their context. */
+/** immer's `produce` without auto-freeze; machines use it to update nested collections of their context. */
 export const produce: Immer['produce'] = immer.produce;
-
-/**
- * Builds an immer-backed context updater for `assign(...)`: the recipe mutates a draft,
- * the result is a structurally shared new context.
- */
-export function draftUpdate<TContext extends object, TEvent>(
-  recipe: (draft: TContext, event: TEvent) => void,
-): (args: { context: TContext; event: TEvent }) => TContext {
-  return ({ context, event }) => produce(context, (draft) => recipe(draft as TContext, event));
-}
 
 /** The `fact.recorded` signal for a fact event: name is its type, data everything else. */
 export function factRecorded(event: { type: string }, sequence: number): FactRecorded {

@@ -8,12 +8,11 @@
  * rolling_back → activated. A failed activation returns to the previous resting state,
  * which is derived from `last_activation_type`, so replay and live processing agree.
  */
-import { and, emit, enqueueActions, setup } from 'xstate';
+import { and, assign, emit, enqueueActions, setup } from 'xstate';
 import {
   diagnostics,
   factRecorded,
   malformedResult,
-  produce,
   rejected,
   rejectedByEffect,
   type AggregateContext,
@@ -64,32 +63,33 @@ export type ConfigEvent = ConfigCommandEvent | ConfigFactEvent | EffectSucceeded
 
 type Kind<K extends EffectRequest['kind']> = Extract<EffectRequest, { kind: K }>;
 
-/** Applies a fact to the context (pure; immer-backed). */
-function evolve(context: ConfigContext, fact: ConfigFactEvent): ConfigContext {
-  return produce(context, (d) => {
-    d.version += 1;
-    d.pending_effect = null;
-    switch (fact.type) {
-      case 'config.created':
-      case 'config.updated':
-        d.name = fact.name;
-        d.configuration = fact.configuration;
-        d.file = fact.file;
-        break;
-      case 'config.activated':
-        d.generations.push({ generation: fact.generation, activation_type: fact.activation_type });
-        d.last_generation = Math.max(d.last_generation, fact.generation);
-        d.last_activation_type = fact.activation_type;
-        if (fact.activation_type === 'switch') d.current_generation = fact.generation;
-        break;
-      case 'config.activation_failed':
-        break;
-      case 'config.rolled_back':
-        d.current_generation = fact.to_generation;
-        d.last_activation_type = 'switch';
-        break;
+/**
+ * Applies a fact: the changed fields of the context, merged by `assign`. Pure, and the
+ * same for live processing and replay.
+ */
+function evolve(c: ConfigContext, fact: ConfigFactEvent): Partial<ConfigContext> {
+  const version = c.version + 1;
+  switch (fact.type) {
+    case 'config.created':
+    case 'config.updated':
+      return { version, pending_effect: null, name: fact.name, configuration: fact.configuration, file: fact.file };
+    case 'config.activated': {
+      const next: Partial<ConfigContext> = {
+        version,
+        pending_effect: null,
+        // A plain append: cheaper than a draft for a list that only grows.
+        generations: [...c.generations, { generation: fact.generation, activation_type: fact.activation_type }],
+        last_generation: Math.max(c.last_generation, fact.generation),
+        last_activation_type: fact.activation_type,
+      };
+      if (fact.activation_type === 'switch') next.current_generation = fact.generation;
+      return next;
     }
-  });
+    case 'config.activation_failed':
+      return { version, pending_effect: null };
+    case 'config.rolled_back':
+      return { version, pending_effect: null, current_generation: fact.to_generation, last_activation_type: 'switch' };
+  }
 }
 
 /** The fact a successful effect yields, or a synthetic failure when its result is malformed. */
@@ -159,16 +159,19 @@ const title = (context: ConfigContext, name: string): string => `configuration '
 const missing = (event: { name: string }): CommandRejected =>
   rejected('not_found', `configuration '${event.name}' does not exist; create it with config.create first`);
 
-/** Back to the resting state the aggregate was in, derived from its facts. */
-const toRest = <A extends 'record' | 'abandon'>(actions: A) =>
-  [
-    { guard: 'neverActivated' as const, target: '#config.created', actions },
-    { guard: 'lastBoot' as const, target: '#config.boot_ready', actions },
-    { guard: 'lastTest' as const, target: '#config.testing', actions },
-    { target: '#config.activated', actions },
-  ] as const;
+/** The actions that apply and report a fact. */
+const record = (): ['apply', 'report'] => ['apply', 'report'];
 
-/** As {@link toRest}, for an effect outcome: only the one the aggregate waits for. */
+/** A fact returns to the resting state the aggregate was in, derived from its facts. */
+const factToRest = () =>
+  [
+    { guard: 'neverActivated' as const, target: '#config.created', actions: record() },
+    { guard: 'lastBoot' as const, target: '#config.boot_ready', actions: record() },
+    { guard: 'lastTest' as const, target: '#config.testing', actions: record() },
+    { target: '#config.activated', actions: record() },
+  ];
+
+/** As {@link factToRest}, for an effect outcome: only the one the aggregate waits for. */
 const outcomeToRest = [
   { guard: and(['awaited', 'neverActivated']), target: '#config.created', actions: 'abandon' as const },
   { guard: and(['awaited', 'lastBoot']), target: '#config.boot_ready', actions: 'abandon' as const },
@@ -178,10 +181,10 @@ const outcomeToRest = [
 
 /** `config.activated` leads to the state its activation type names. */
 const byActivationType = [
-  { guard: 'activatesBoot' as const, target: '#config.boot_ready', actions: 'record' as const },
-  { guard: 'activatesTest' as const, target: '#config.testing', actions: 'record' as const },
-  { target: '#config.activated', actions: 'record' as const },
-] as const;
+  { guard: 'activatesBoot' as const, target: '#config.boot_ready', actions: record() },
+  { guard: 'activatesTest' as const, target: '#config.testing', actions: record() },
+  { target: '#config.activated', actions: record() },
+];
 
 const activate = {
   target: '#config.activating',
@@ -223,9 +226,9 @@ const restingOn = {
   'config.create': exists,
   'config.update': update,
   'config.activate': activate,
-  'config.updated': { actions: 'record' as const },
+  'config.updated': { actions: record() },
   'config.activated': byActivationType,
-  'config.activation_failed': { actions: 'record' as const },
+  'config.activation_failed': { actions: record() },
 };
 
 /**
@@ -239,12 +242,10 @@ export const configMachine = setup({
     emitted: {} as MachineSignal,
   },
   actions: {
-    /** Applies the current fact event and reports it. */
-    record: enqueueActions(({ context, event, enqueue }) => {
-      const next = evolve(context, event as ConfigFactEvent);
-      enqueue.assign(() => next);
-      enqueue.emit(factRecorded(event, next.version));
-    }),
+    /** Applies the current fact event to the context. */
+    apply: assign(({ context, event }) => evolve(context, event as ConfigFactEvent)),
+    /** Reports the fact just applied; its sequence is the new version. */
+    report: emit(({ context, event }) => factRecorded(event, context.version)),
     /** Waits for an effect: remembers it and asks the host to run it. */
     request: enqueueActions(({ enqueue }, effect: EffectRequest) => {
       enqueue.assign({ pending_effect: effect });
@@ -319,14 +320,14 @@ export const configMachine = setup({
         'config.update': { actions: { type: 'reject', params: ({ event }) => missing(event) } },
         'config.activate': { actions: { type: 'reject', params: ({ event }) => missing(event) } },
         'config.rollback': { actions: { type: 'reject', params: ({ event }) => missing(event) } },
-        'config.created': { target: 'created', actions: 'record' },
+        'config.created': { target: 'created', actions: ['apply', 'report'] },
       },
     },
     writing: {
       on: {
         'effect.succeeded': { guard: 'awaited', actions: { type: 'settle', params: { created: true } } },
         'effect.failed': { guard: 'awaited', target: 'none', actions: 'abandon' },
-        'config.created': { target: 'created', actions: 'record' },
+        'config.created': { target: 'created', actions: ['apply', 'report'] },
       },
     },
     created: { on: restingOn },
@@ -365,7 +366,7 @@ export const configMachine = setup({
           },
         ],
         // Replay: the fact recorded by `rolling_back`.
-        'config.rolled_back': { actions: 'record' },
+        'config.rolled_back': { actions: ['apply', 'report'] },
       },
     },
     boot_ready: { on: restingOn },
@@ -374,7 +375,7 @@ export const configMachine = setup({
       on: {
         'effect.succeeded': { guard: 'awaited', actions: { type: 'settle', params: { created: false } } },
         'effect.failed': outcomeToRest,
-        'config.updated': toRest('record'),
+        'config.updated': factToRest(),
       },
     },
     activating: {
@@ -382,14 +383,14 @@ export const configMachine = setup({
         'effect.succeeded': { guard: 'awaited', actions: { type: 'settle', params: { created: false } } },
         'effect.failed': { guard: 'awaited', actions: 'recordFailure' },
         'config.activated': byActivationType,
-        'config.activation_failed': toRest('record'),
+        'config.activation_failed': factToRest(),
       },
     },
     rolling_back: {
       on: {
         'effect.succeeded': { guard: 'awaited', actions: { type: 'settle', params: { created: false } } },
         'effect.failed': { guard: 'awaited', target: 'activated', actions: 'abandon' },
-        'config.rolled_back': { target: 'activated', actions: 'record' },
+        'config.rolled_back': { target: 'activated', actions: ['apply', 'report'] },
       },
     },
   },

@@ -5,7 +5,7 @@
  * (editing), update (updating), check (checking), each back to active. A pure decider:
  * commands request effects, effect outcomes become facts, facts change the context.
  */
-import { emit, enqueueActions, setup } from 'xstate';
+import { assign, emit, enqueueActions, setup } from 'xstate';
 import {
   diagnostics,
   factRecorded,
@@ -72,53 +72,53 @@ type Kind<K extends EffectRequest['kind']> = Extract<EffectRequest, { kind: K }>
 const name = (c: FlakeContext): string => `flake '${c.path ?? c.aggregate_id}'`;
 const known = (c: FlakeContext): string => Object.keys(c.inputs).join(', ') || '(none)';
 
-/** Applies a fact to the context (pure; immer-backed). */
-function evolve(context: FlakeContext, fact: FlakeFactEvent): FlakeContext {
-  return produce(context, (d) => {
-    d.version += 1;
-    d.pending_effect = null;
-    switch (fact.type) {
-      case 'flake.created': {
-        d.path = fact.path;
-        d.description = fact.description;
-        d.template = fact.template;
-        d.inputs = {};
-        for (const [input, url] of Object.entries(fact.inputs)) d.inputs[input] = { url };
-        break;
-      }
-      case 'flake.input_added': {
-        const input: FlakeInput = { url: fact.url };
-        if (fact.follows !== undefined) input.follows = fact.follows;
-        if (fact.flake !== undefined) input.flake = fact.flake;
-        if (fact.locked !== undefined) input.locked = fact.locked;
-        d.inputs[fact.name] = input;
-        break;
-      }
-      case 'flake.input_removed':
-        delete d.inputs[fact.name];
-        break;
-      case 'flake.updated': {
-        for (const [input, locked] of Object.entries(fact.inputs)) {
-          const current = d.inputs[input];
-          if (current) current.locked = locked;
-          else d.inputs[input] = { url: locked.url, locked };
-        }
-        d.last_update = { ok: true, sequence: d.version };
-        break;
-      }
-      case 'flake.update_failed':
-        d.last_update = { ok: false, sequence: d.version, message: fact.message };
-        if (fact.exit_code !== undefined) d.last_update.exit_code = fact.exit_code;
-        break;
-      case 'flake.checked':
-        d.last_check = { ok: true, sequence: d.version, duration_ms: fact.duration_ms };
-        break;
-      case 'flake.check_failed':
-        d.last_check = { ok: false, sequence: d.version, message: fact.message };
-        if (fact.exit_code !== undefined) d.last_check.exit_code = fact.exit_code;
-        break;
+/**
+ * Applies a fact: the changed fields of the context (the root is merged by `assign`; nested
+ * collections are updated with immer). Pure, and the same for live processing and replay.
+ */
+function evolve(c: FlakeContext, fact: FlakeFactEvent): Partial<FlakeContext> {
+  const version = c.version + 1;
+  switch (fact.type) {
+    case 'flake.created': {
+      const inputs: Record<string, FlakeInput> = {};
+      for (const [input, url] of Object.entries(fact.inputs)) inputs[input] = { url };
+      return { version, pending_effect: null, path: fact.path, description: fact.description, template: fact.template, inputs };
     }
-  });
+    case 'flake.input_added': {
+      const input: FlakeInput = { url: fact.url };
+      if (fact.follows !== undefined) input.follows = fact.follows;
+      if (fact.flake !== undefined) input.flake = fact.flake;
+      if (fact.locked !== undefined) input.locked = fact.locked;
+      return { version, pending_effect: null, inputs: produce(c.inputs, (d) => void (d[fact.name] = input)) };
+    }
+    case 'flake.input_removed':
+      return { version, pending_effect: null, inputs: produce(c.inputs, (d) => void delete d[fact.name]) };
+    case 'flake.updated':
+      return {
+        version,
+        pending_effect: null,
+        inputs: produce(c.inputs, (d) => {
+          for (const [input, locked] of Object.entries(fact.inputs)) {
+            const current = d[input];
+            if (current) current.locked = locked;
+            else d[input] = { url: locked.url, locked };
+          }
+        }),
+        last_update: { ok: true, sequence: version },
+      };
+    case 'flake.update_failed': {
+      const last_update: FlakeUpdateOutcome = { ok: false, sequence: version, message: fact.message };
+      if (fact.exit_code !== undefined) last_update.exit_code = fact.exit_code;
+      return { version, pending_effect: null, last_update };
+    }
+    case 'flake.checked':
+      return { version, pending_effect: null, last_check: { ok: true, sequence: version, duration_ms: fact.duration_ms } };
+    case 'flake.check_failed': {
+      const last_check: FlakeCheckOutcome = { ok: false, sequence: version, message: fact.message };
+      if (fact.exit_code !== undefined) last_check.exit_code = fact.exit_code;
+      return { version, pending_effect: null, last_check };
+    }
+  }
 }
 
 /** The fact a successful effect yields, or a synthetic failure when its result is malformed. */
@@ -139,11 +139,7 @@ function factFromSuccess(effect: EffectRequest, result: unknown): FlakeFactEvent
     case 'flake.add_input': {
       const r = parseEffectResult(effect.kind, result);
       if (!r) break;
-      const fact: Extract<FlakeFactEvent, { type: 'flake.input_added' }> = {
-        type: 'flake.input_added',
-        name: effect.name,
-        url: effect.url,
-      };
+      const fact: FlakeFactEvent = { type: 'flake.input_added', name: effect.name, url: effect.url };
       if (effect.follows !== undefined) fact.follows = effect.follows;
       if (effect.flake !== undefined) fact.flake = effect.flake;
       if (r.locked !== undefined) fact.locked = r.locked;
@@ -154,13 +150,13 @@ function factFromSuccess(effect: EffectRequest, result: unknown): FlakeFactEvent
       return { type: 'flake.input_removed', name: effect.name };
     case 'flake.update': {
       const r = parseEffectResult(effect.kind, result);
-      if (!r) break;
-      return { type: 'flake.updated', inputs: r.locked };
+      if (r) return { type: 'flake.updated', inputs: r.locked };
+      break;
     }
     case 'flake.check': {
       const r = parseEffectResult(effect.kind, result);
-      if (!r) break;
-      return { type: 'flake.checked', duration_ms: r.duration_ms };
+      if (r) return { type: 'flake.checked', duration_ms: r.duration_ms };
+      break;
     }
     default:
       break;
@@ -174,23 +170,25 @@ function factFromFailure(event: EffectFailed): FlakeFactEvent {
   return { type, message: event.message, ...diagnostics(event) };
 }
 
+/** Any command but create on a flake that does not exist. */
+const absent = {
+  actions: {
+    type: 'reject' as const,
+    params: ({ context }: { context: FlakeContext }): CommandRejected =>
+      rejected('not_found', `flake ${context.aggregate_id} does not exist; create it with flake.create first`),
+  },
+};
+
 /**
  * The flake aggregate machine. Input `{ aggregate_id }`; signals via `emit` only.
  */
 export const flakeMachine = setup({
-  types: {
-    context: {} as FlakeContext,
-    events: {} as FlakeEvent,
-    input: {} as AggregateInput,
-    emitted: {} as MachineSignal,
-  },
+  types: { context: {} as FlakeContext, events: {} as FlakeEvent, input: {} as AggregateInput, emitted: {} as MachineSignal },
   actions: {
-    /** Applies the current fact event and reports it. */
-    record: enqueueActions(({ context, event, enqueue }) => {
-      const next = evolve(context, event as FlakeFactEvent);
-      enqueue.assign(() => next);
-      enqueue.emit(factRecorded(event, next.version));
-    }),
+    /** Applies the current fact event to the context. */
+    apply: assign(({ context, event }) => evolve(context, event as FlakeFactEvent)),
+    /** Reports the fact just applied; its sequence is the new version. */
+    report: emit(({ context, event }) => factRecorded(event, context.version)),
     /** Waits for an effect: remembers it and asks the host to run it. */
     request: enqueueActions(({ enqueue }, effect: EffectRequest) => {
       enqueue.assign({ pending_effect: effect });
@@ -252,18 +250,18 @@ export const flakeMachine = setup({
             }),
           },
         },
-        'flake.update': { actions: { type: 'reject', params: ({ context }) => missing(context) } },
-        'flake.add_input': { actions: { type: 'reject', params: ({ context }) => missing(context) } },
-        'flake.remove_input': { actions: { type: 'reject', params: ({ context }) => missing(context) } },
-        'flake.check': { actions: { type: 'reject', params: ({ context }) => missing(context) } },
-        'flake.created': { target: 'active', actions: 'record' },
+        'flake.update': absent,
+        'flake.add_input': absent,
+        'flake.remove_input': absent,
+        'flake.check': absent,
+        'flake.created': { target: 'active', actions: ['apply', 'report'] },
       },
     },
     creating: {
       on: {
         'effect.succeeded': { guard: 'awaited', actions: 'settle' },
         'effect.failed': { guard: 'awaited', target: 'none', actions: 'abandon' },
-        'flake.created': { target: 'active', actions: 'record' },
+        'flake.created': { target: 'active', actions: ['apply', 'report'] },
       },
     },
     active: {
@@ -295,12 +293,8 @@ export const flakeMachine = setup({
             actions: {
               type: 'request',
               params: ({ context, event }): Kind<'flake.add_input'> => {
-                const effect: Kind<'flake.add_input'> = {
-                  kind: 'flake.add_input',
-                  path: context.path ?? '',
-                  name: event.name,
-                  url: event.url,
-                };
+                const { name: input, url } = event;
+                const effect: Kind<'flake.add_input'> = { kind: 'flake.add_input', path: context.path ?? '', name: input, url };
                 if (event.follows !== undefined) effect.follows = event.follows;
                 if (event.flake !== undefined) effect.flake = event.flake;
                 return effect;
@@ -324,11 +318,8 @@ export const flakeMachine = setup({
             target: 'editing',
             actions: {
               type: 'request',
-              params: ({ context, event }): Kind<'flake.remove_input'> => ({
-                kind: 'flake.remove_input',
-                path: context.path ?? '',
-                name: event.name,
-              }),
+              params: ({ context, event }): Kind<'flake.remove_input'> =>
+                ({ kind: 'flake.remove_input', path: context.path ?? '', name: event.name }),
             },
           },
         ],
@@ -365,44 +356,37 @@ export const flakeMachine = setup({
           },
         },
         // Replay: facts recorded by the transient states below.
-        'flake.input_added': { actions: 'record' },
-        'flake.input_removed': { actions: 'record' },
-        'flake.updated': { actions: 'record' },
-        'flake.update_failed': { actions: 'record' },
-        'flake.checked': { actions: 'record' },
-        'flake.check_failed': { actions: 'record' },
+        'flake.input_added': { actions: ['apply', 'report'] },
+        'flake.input_removed': { actions: ['apply', 'report'] },
+        'flake.updated': { actions: ['apply', 'report'] },
+        'flake.update_failed': { actions: ['apply', 'report'] },
+        'flake.checked': { actions: ['apply', 'report'] },
+        'flake.check_failed': { actions: ['apply', 'report'] },
       },
     },
     editing: {
       on: {
         'effect.succeeded': { guard: 'awaited', actions: 'settle' },
         'effect.failed': { guard: 'awaited', target: 'active', actions: 'abandon' },
-        'flake.input_added': { target: 'active', actions: 'record' },
-        'flake.input_removed': { target: 'active', actions: 'record' },
+        'flake.input_added': { target: 'active', actions: ['apply', 'report'] },
+        'flake.input_removed': { target: 'active', actions: ['apply', 'report'] },
       },
     },
     updating: {
       on: {
         'effect.succeeded': { guard: 'awaited', actions: 'settle' },
         'effect.failed': { guard: 'awaited', actions: 'recordFailure' },
-        'flake.updated': { target: 'active', actions: 'record' },
-        'flake.update_failed': { target: 'active', actions: 'record' },
+        'flake.updated': { target: 'active', actions: ['apply', 'report'] },
+        'flake.update_failed': { target: 'active', actions: ['apply', 'report'] },
       },
     },
     checking: {
       on: {
         'effect.succeeded': { guard: 'awaited', actions: 'settle' },
         'effect.failed': { guard: 'awaited', actions: 'recordFailure' },
-        'flake.checked': { target: 'active', actions: 'record' },
-        'flake.check_failed': { target: 'active', actions: 'record' },
+        'flake.checked': { target: 'active', actions: ['apply', 'report'] },
+        'flake.check_failed': { target: 'active', actions: ['apply', 'report'] },
       },
     },
   },
 });
-
-function missing(context: FlakeContext): CommandRejected {
-  return rejected(
-    'not_found',
-    `flake ${context.aggregate_id} does not exist; create it with flake.create first`,
-  );
-}

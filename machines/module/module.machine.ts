@@ -5,11 +5,10 @@
  * active ─delete→ deleting → deleted; deleted ─create→ writing → active (a new
  * incarnation: the version continues, `incarnation` counts the creations).
  */
-import { and, emit, enqueueActions, setup } from 'xstate';
+import { and, assign, emit, enqueueActions, setup } from 'xstate';
 import {
   factRecorded,
   malformedResult,
-  produce,
   rejected,
   rejectedByEffect,
   type AggregateContext,
@@ -44,28 +43,20 @@ export type ModuleEvent = ModuleCommandEvent | ModuleFactEvent | EffectSucceeded
 
 type FactName = ModuleFactEvent['type'];
 
-/** Applies a fact to the context (pure; immer-backed). */
-function evolve(context: ModuleContext, fact: ModuleFactEvent): ModuleContext {
-  return produce(context, (d) => {
-    d.version += 1;
-    d.pending_effect = null;
-    d.name = fact.name;
-    switch (fact.type) {
-      case 'module.created':
-        d.incarnation += 1;
-        d.module = fact.module;
-        d.file = fact.file;
-        break;
-      case 'module.updated':
-        d.module = fact.module;
-        d.file = fact.file;
-        break;
-      case 'module.deleted':
-        d.module = null;
-        d.file = null;
-        break;
-    }
-  });
+/**
+ * Applies a fact: the changed fields of the context, merged by `assign` (the body is
+ * replaced wholesale, so no draft is needed). Pure, and the same for live processing and replay.
+ */
+function evolve(c: ModuleContext, fact: ModuleFactEvent): Partial<ModuleContext> {
+  const version = c.version + 1;
+  switch (fact.type) {
+    case 'module.created':
+      return { version, pending_effect: null, name: fact.name, module: fact.module, file: fact.file, incarnation: c.incarnation + 1 };
+    case 'module.updated':
+      return { version, pending_effect: null, name: fact.name, module: fact.module, file: fact.file };
+    case 'module.deleted':
+      return { version, pending_effect: null, name: fact.name, module: null, file: null };
+  }
 }
 
 /** The fact a successful effect yields, or a synthetic failure when its result is malformed. */
@@ -98,12 +89,10 @@ export const moduleMachine = setup({
     emitted: {} as MachineSignal,
   },
   actions: {
-    /** Applies the current fact event and reports it. */
-    record: enqueueActions(({ context, event, enqueue }) => {
-      const next = evolve(context, event as ModuleFactEvent);
-      enqueue.assign(() => next);
-      enqueue.emit(factRecorded(event, next.version));
-    }),
+    /** Applies the current fact event to the context. */
+    apply: assign(({ context, event }) => evolve(context, event as ModuleFactEvent)),
+    /** Reports the fact just applied; its sequence is the new version. */
+    report: emit(({ context, event }) => factRecorded(event, context.version)),
     /** Waits for an effect: remembers it and asks the host to run it. */
     request: enqueueActions(({ enqueue }, effect: EffectRequest) => {
       enqueue.assign({ pending_effect: effect });
@@ -153,7 +142,7 @@ export const moduleMachine = setup({
         },
         'module.update': { actions: { type: 'reject', params: ({ context, event }) => missing(event, context) } },
         'module.delete': { actions: { type: 'reject', params: ({ context, event }) => missing(event, context) } },
-        'module.created': { target: 'active', actions: 'record' },
+        'module.created': { target: 'active', actions: ['apply', 'report'] },
       },
     },
     writing: {
@@ -163,7 +152,7 @@ export const moduleMachine = setup({
           { guard: and(['awaited', 'livedBefore']), target: 'deleted', actions: 'abandon' },
           { guard: 'awaited', target: 'none', actions: 'abandon' },
         ],
-        'module.created': { target: 'active', actions: 'record' },
+        'module.created': { target: 'active', actions: ['apply', 'report'] },
       },
     },
     active: {
@@ -190,22 +179,22 @@ export const moduleMachine = setup({
           actions: { type: 'request', params: ({ event }) => ({ kind: 'module.delete' as const, name: event.name }) },
         },
         // Replay: facts recorded by `updating` and `deleting`.
-        'module.updated': { actions: 'record' },
-        'module.deleted': { target: 'deleted', actions: 'record' },
+        'module.updated': { actions: ['apply', 'report'] },
+        'module.deleted': { target: 'deleted', actions: ['apply', 'report'] },
       },
     },
     updating: {
       on: {
         'effect.succeeded': { guard: 'awaited', actions: { type: 'settle', params: { fact: 'module.updated' } } },
         'effect.failed': { guard: 'awaited', target: 'active', actions: 'abandon' },
-        'module.updated': { target: 'active', actions: 'record' },
+        'module.updated': { target: 'active', actions: ['apply', 'report'] },
       },
     },
     deleting: {
       on: {
         'effect.succeeded': { guard: 'awaited', actions: { type: 'settle', params: { fact: 'module.deleted' } } },
         'effect.failed': { guard: 'awaited', target: 'active', actions: 'abandon' },
-        'module.deleted': { target: 'deleted', actions: 'record' },
+        'module.deleted': { target: 'deleted', actions: ['apply', 'report'] },
       },
     },
     deleted: {
@@ -219,7 +208,7 @@ export const moduleMachine = setup({
         },
         'module.update': { actions: { type: 'reject', params: ({ context, event }) => missing(event, context) } },
         'module.delete': { actions: { type: 'reject', params: ({ context, event }) => missing(event, context) } },
-        'module.created': { target: 'active', actions: 'record' },
+        'module.created': { target: 'active', actions: ['apply', 'report'] },
       },
     },
   },

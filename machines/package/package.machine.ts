@@ -7,12 +7,11 @@
  * durable fact (`package.build_started`), so a replayed `building` aggregate still knows
  * the build it waits for; a second build request while building joins it.
  */
-import { emit, enqueueActions, raise, setup } from 'xstate';
+import { assign, emit, enqueueActions, raise, setup } from 'xstate';
 import {
   diagnostics,
   factRecorded,
   malformedResult,
-  produce,
   rejected,
   type AggregateContext,
   type AggregateInput,
@@ -65,44 +64,44 @@ export type PackageEvent =
 type BuildStarted = Extract<PackageFactEvent, { type: 'package.build_started' }>;
 type Kind<K extends EffectRequest['kind']> = Extract<EffectRequest, { kind: K }>;
 
-/** Applies a fact to the context (pure; immer-backed). */
-function evolve(context: PackageContext, fact: PackageFactEvent): PackageContext {
-  return produce(context, (d) => {
-    d.version += 1;
-    d.pending_effect = null;
-    switch (fact.type) {
-      case 'package.build_started': {
-        d.flake_ref = fact.flake_ref;
-        d.attribute = fact.attribute;
-        d.output_path = fact.output_path ?? null;
-        const effect: Kind<'package.build'> = {
-          kind: 'package.build',
-          flake_ref: fact.flake_ref,
-          attribute: fact.attribute,
-        };
-        if (fact.output_path !== undefined) effect.output_path = fact.output_path;
+/**
+ * Applies a fact: the changed fields of the context, merged by `assign` (all flat or
+ * replaced wholesale, so no draft is needed). Pure, and the same for live processing and replay.
+ */
+function evolve(c: PackageContext, fact: PackageFactEvent): Partial<PackageContext> {
+  const version = c.version + 1;
+  switch (fact.type) {
+    case 'package.build_started': {
+      const effect: Kind<'package.build'> = { kind: 'package.build', flake_ref: fact.flake_ref, attribute: fact.attribute };
+      if (fact.output_path !== undefined) effect.output_path = fact.output_path;
+      return {
+        version,
         // The one fact that leaves the aggregate waiting: replay restores the wait too.
-        d.pending_effect = effect;
-        break;
-      }
-      case 'package.built':
-        d.store_paths = fact.store_paths;
-        d.drv_path = fact.drv_path;
-        d.last_duration_ms = fact.duration_ms;
-        d.builds += 1;
-        break;
-      case 'package.build_failed':
-        d.failures += 1;
-        if (fact.duration_ms !== undefined) d.last_duration_ms = fact.duration_ms;
-        break;
-      case 'package.cached':
-        d.cache_url = fact.cache_url;
-        d.cached_paths = fact.paths;
-        break;
-      case 'package.cache_failed':
-        break;
+        pending_effect: effect,
+        flake_ref: fact.flake_ref,
+        attribute: fact.attribute,
+        output_path: fact.output_path ?? null,
+      };
     }
-  });
+    case 'package.built':
+      return {
+        version,
+        pending_effect: null,
+        store_paths: fact.store_paths,
+        drv_path: fact.drv_path,
+        last_duration_ms: fact.duration_ms,
+        builds: c.builds + 1,
+      };
+    case 'package.build_failed': {
+      const next: Partial<PackageContext> = { version, pending_effect: null, failures: c.failures + 1 };
+      if (fact.duration_ms !== undefined) next.last_duration_ms = fact.duration_ms;
+      return next;
+    }
+    case 'package.cached':
+      return { version, pending_effect: null, cache_url: fact.cache_url, cached_paths: fact.paths };
+    case 'package.cache_failed':
+      return { version, pending_effect: null };
+  }
 }
 
 /** The fact a successful effect yields, or a synthetic failure when its result is malformed. */
@@ -143,12 +142,10 @@ export const packageMachine = setup({
     emitted: {} as MachineSignal,
   },
   actions: {
-    /** Applies the current fact event and reports it. */
-    record: enqueueActions(({ context, event, enqueue }) => {
-      const next = evolve(context, event as PackageFactEvent);
-      enqueue.assign(() => next);
-      enqueue.emit(factRecorded(event, next.version));
-    }),
+    /** Applies the current fact event to the context. */
+    apply: assign(({ context, event }) => evolve(context, event as PackageFactEvent)),
+    /** Reports the fact just applied; its sequence is the new version. */
+    report: emit(({ context, event }) => factRecorded(event, context.version)),
     /** Asks the host to run the build that `package.build_started` recorded. */
     requestBuild: emit(({ context }) => ({
       type: 'effect.requested' as const,
@@ -221,7 +218,7 @@ export const packageMachine = setup({
               ),
           },
         },
-        'package.build_started': { target: 'building', actions: ['record', 'requestBuild'] },
+        'package.build_started': { target: 'building', actions: ['apply', 'report', 'requestBuild'] },
       },
     },
     building: {
@@ -230,42 +227,42 @@ export const packageMachine = setup({
         'package.build': { actions: 'joined' },
         'effect.succeeded': { guard: 'awaited', actions: 'settle' },
         'effect.failed': { guard: 'awaited', actions: 'settle' },
-        'package.built': { target: 'built', actions: 'record' },
-        'package.build_failed': { target: 'failed', actions: 'record' },
+        'package.built': { target: 'built', actions: ['apply', 'report'] },
+        'package.build_failed': { target: 'failed', actions: ['apply', 'report'] },
       },
     },
     built: {
       on: {
         'package.build': { actions: 'startBuild' },
         'package.cache': { target: 'caching', actions: 'requestCache' },
-        'package.build_started': { target: 'building', actions: ['record', 'requestBuild'] },
+        'package.build_started': { target: 'building', actions: ['apply', 'report', 'requestBuild'] },
         // Replay: facts recorded by `caching`.
-        'package.cached': { target: 'cached', actions: 'record' },
-        'package.cache_failed': { actions: 'record' },
+        'package.cached': { target: 'cached', actions: ['apply', 'report'] },
+        'package.cache_failed': { actions: ['apply', 'report'] },
       },
     },
     failed: {
       on: {
         'package.build': { actions: 'startBuild' },
-        'package.build_started': { target: 'building', actions: ['record', 'requestBuild'] },
+        'package.build_started': { target: 'building', actions: ['apply', 'report', 'requestBuild'] },
       },
     },
     caching: {
       on: {
         'effect.succeeded': { guard: 'awaited', actions: 'settle' },
         'effect.failed': { guard: 'awaited', actions: 'settle' },
-        'package.cached': { target: 'cached', actions: 'record' },
-        'package.cache_failed': { target: 'built', actions: 'record' },
+        'package.cached': { target: 'cached', actions: ['apply', 'report'] },
+        'package.cache_failed': { target: 'built', actions: ['apply', 'report'] },
       },
     },
     cached: {
       on: {
         'package.build': { actions: 'startBuild' },
         'package.cache': { target: 'caching', actions: 'requestCache' },
-        'package.build_started': { target: 'building', actions: ['record', 'requestBuild'] },
+        'package.build_started': { target: 'building', actions: ['apply', 'report', 'requestBuild'] },
         // Replay: facts recorded by `caching`.
-        'package.cached': { actions: 'record' },
-        'package.cache_failed': { target: 'built', actions: 'record' },
+        'package.cached': { actions: ['apply', 'report'] },
+        'package.cache_failed': { target: 'built', actions: ['apply', 'report'] },
       },
     },
   },

@@ -102,9 +102,12 @@ export function createConnectionSupervisor(
       case 'disconnect':
         actor.send({ type: 'nats.disconnected', server: s.server });
         break;
-      case 'reconnecting':
+      case 'reconnecting': {
         actor.send({ type: 'nats.reconnecting' });
+        const ctx = actor.getSnapshot().context;
+        log.debug({ attempt: ctx.attempt, delay_ms: ctx.delayMs }, `NATS reconnect attempt ${ctx.attempt}`);
         break;
+      }
       case 'reconnect':
         actor.send({ type: 'nats.reconnected', server: serverUrl(nc) });
         break;
@@ -180,7 +183,7 @@ export function createConnectionSupervisor(
         maxReconnectAttempts: -1,
         waitOnFirstConnect: false,
         // Handshake bound: a server that accepts TCP but never answers is retried, not waited on.
-        timeout: 5_000,
+        timeout: config.nats.connectTimeoutMs,
         // The delay before each client reconnect attempt: the machine's schedule.
         reconnectDelayHandler: () => (actor.getSnapshot().context as { delayMs: number }).delayMs,
       });
@@ -310,7 +313,8 @@ export function createConnectionSupervisor(
         const nc = current;
         const wasConnected = stateOf() === 'connected';
         stopping = true;
-        actor.send({ type: 'stop' });
+        // A failed (final) machine takes no more events.
+        if (actor.getSnapshot().status === 'active') actor.send({ type: 'stop' });
         if (nc && !nc.isClosed()) {
           if (wasConnected) {
             await withTimeout(nc.drain(), DRAIN_TIMEOUT_MS).catch(async (e: unknown) => {

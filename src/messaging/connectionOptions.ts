@@ -4,6 +4,7 @@
  * and key) on top of any of them. Key material is read and checked here, before any
  * attempt, so a bad file is reported as what it is and never retried.
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import {
@@ -80,8 +81,11 @@ export async function buildConnectionOptions(nats: Config['nats']): Promise<Node
     if (ca !== undefined) tls.ca = await readMaterial('tls', ca, 'NATS_TLS_CA');
     if (cert !== undefined) tls.cert = await readMaterial('tls', cert, 'NATS_TLS_CERT');
     if (key !== undefined) tls.key = await readMaterial('tls', key, 'NATS_TLS_KEY');
+    checkPem('NATS_TLS_CA', ca, tls.ca, 'certificate');
+    checkPem('NATS_TLS_CERT', cert, tls.cert, 'certificate');
+    checkPem('NATS_TLS_KEY', key, tls.key, 'key');
     try {
-      // Parses every PEM and checks that the key matches the certificate.
+      // Checks that the key matches the certificate.
       createSecureContext({ ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) });
     } catch (e) {
       throw new ConnectionSetupError(
@@ -93,6 +97,21 @@ export async function buildConnectionOptions(nats: Config['nats']): Promise<Node
     options.tls = tls;
   }
   return options;
+}
+
+/** A PEM file that does not parse is reported by its setting, before any attempt. */
+function checkPem(setting: string, path: string | undefined, pem: string | undefined, kind: 'certificate' | 'key'): void {
+  if (path === undefined || pem === undefined) return;
+  try {
+    if (kind === 'certificate') new X509Certificate(pem);
+    else createPrivateKey(pem);
+  } catch (e) {
+    throw new ConnectionSetupError(
+      'tls',
+      `${setting}: ${path} is not a PEM ${kind} (${ensureError(e).message}); the TLS files are not usable`,
+      { cause: e },
+    );
+  }
 }
 
 async function readMaterial(code: 'tls' | 'auth', path: string, setting: string): Promise<string> {

@@ -213,8 +213,18 @@ export function removeInput(src: string, name: string): string | null {
     if (b.path[0] === 'inputs' && b.path[1] === name) edits.push(bindingRange(syntax, b));
   }
   const existing = inputsSet(syntax);
-  for (const b of existing?.set.bindings ?? []) {
-    if (b.path[0] === name) edits.push(bindingRange(syntax, b));
+  if (existing !== null) {
+    const { binding, set } = existing;
+    const doomed = set.bindings.filter((b) => b.path[0] === name);
+    const hasComments = syntax.tokens.slice(set.open, set.close).some((t) => t.kind === 'comment');
+    if (doomed.length > 0 && doomed.length === set.bindings.length && !hasComments) {
+      // The set would be empty: drop `inputs = { … };` and the blank line before it.
+      const range = bindingRange(syntax, binding);
+      const blankBefore = /\n[ \t]*\n$/.test(src.slice(0, range.start));
+      edits.push(blankBefore ? { ...range, start: src.slice(0, range.start).replace(/[ \t]*\n$/, '').length } : range);
+    } else {
+      for (const b of doomed) edits.push(bindingRange(syntax, b));
+    }
   }
   const formal = removeFormal(syntax, name);
   if (formal !== null) edits.push(formal);

@@ -28,7 +28,23 @@ export async function makeOperatorSetup(): Promise<OperatorSetup> {
   const accountJwt = await encodeAccount(
     'cim-test-account',
     account,
-    { limits: { mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 } },
+    {
+      // Every limit spelled out: a partial set leaves the others at 0 (no connections at all).
+      limits: {
+        conn: -1,
+        subs: -1,
+        data: -1,
+        payload: -1,
+        imports: -1,
+        exports: -1,
+        wildcards: true,
+        leaf: -1,
+        mem_storage: -1,
+        disk_storage: -1,
+        streams: -1,
+        consumer: -1,
+      },
+    },
     { signer: operator },
   );
   const user = createUser();

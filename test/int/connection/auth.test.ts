@@ -235,7 +235,7 @@ describe('connection: TLS', () => {
     const bad = join(tls.dir, 'garbage.pem');
     await writeFile(bad, '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n');
     const { sup } = supervise({ NATS_URL: plain.url, NATS_TLS_CA: bad });
-    await expectTerminal(sup, 'tls', /TLS files are not usable/);
+    await expectTerminal(sup, 'tls', /NATS_TLS_CA: .*garbage\.pem is not a PEM certificate/);
   });
 
   it('fails at once when the key does not match the client certificate', async () => {
@@ -256,8 +256,9 @@ describe('connection: TLS', () => {
       NATS_USER: 'svc',
       NATS_PASSWORD: 'tls-pw',
       NATS_TLS_CA: tls.caFile,
-      NATS_RECONNECT_MAX_ATTEMPTS: '3',
+      NATS_RECONNECT_MAX_ATTEMPTS: '2',
       NATS_RECONNECT_INITIAL_MS: '10',
+      NATS_CONNECT_TIMEOUT_MS: '1000',
     });
     const err = (await sup.ready().catch((e: unknown) => e)) as ConnectionFailedError;
     expect(err).toBeInstanceOf(ConnectionFailedError);

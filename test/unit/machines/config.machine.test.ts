@@ -282,7 +282,9 @@ describe('config machine', () => {
     abstract: (s) => {
       const c = ctx(s);
       const earlier = c.generations.filter((g) => g.activation_type === 'switch' && g.generation < (c.current_generation ?? 0));
-      return `${String(s.value)}|${Math.min(earlier.length, 1)}|${c.pending_effect?.kind ?? ''}`;
+      const p = c.pending_effect;
+      const activation = p?.kind === 'config.activate' ? p.activation_type : '';
+      return `${String(s.value)}|${Math.min(earlier.length, 1)}|${c.last_activation_type}|${p?.kind ?? ''}|${activation}`;
     },
     commands: fc.oneof(
       fc.constantFrom(create, update, rollback(), rollback(1), rollback(2)),

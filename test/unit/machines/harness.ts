@@ -6,8 +6,9 @@
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { createActor, initialTransition, transition, type AnyMachineSnapshot, type EventObject } from 'xstate';
+import { createActor, initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
 import { getShortestPaths } from 'xstate/graph';
+import { registry, type AggregateKind } from '../../../machines/index.js';
 import type {
   AggregateMachine,
   EffectFailed,
@@ -21,6 +22,10 @@ import type {
 export const ID = '6f1d2c3b-4a59-5e6f-8a7b-9c0d1e2f3a4b';
 
 type Snap = AnyMachineSnapshot;
+
+/** Any machine event: an effect outcome, or a type and its fields. */
+export type AnyEvent = EffectSucceeded | EffectFailed | { type: string; [field: string]: unknown };
+type EventObject = AnyEvent;
 
 /** The signals a pure transition would emit, in order. */
 export function signalsOf(actions: ReadonlyArray<{ type: string; params?: unknown }>): MachineSignal[] {
@@ -92,8 +97,21 @@ export function replay(machine: AggregateMachine, facts: readonly EventObject[])
   return snapshot;
 }
 
+/** Asserts that every recorded fact is in the registry and its data matches the fact's schema. */
+export function expectFactsValid(signals: readonly MachineSignal[]): void {
+  for (const s of signals) {
+    if (s.type !== 'fact.recorded') continue;
+    const info = registry[s.name.split('.')[0] as AggregateKind].facts[s.name];
+    expect(info, `${s.name} is in the registry`).toBeDefined();
+    const parsed = info?.schema.safeParse(s.data);
+    expect(parsed?.success, `${s.name} data matches its schema: ${JSON.stringify(parsed?.error?.issues)}`).toBe(true);
+    expect(parsed?.data).toEqual(s.data);
+  }
+}
+
 /** Asserts that replaying the recorded facts gives the live state and context. */
 export function expectReplayEquivalent(machine: AggregateMachine, liveSnapshot: Snap, signals: readonly MachineSignal[]): void {
+  expectFactsValid(signals);
   const facts = factsOf(signals);
   const rebuilt = replay(machine, facts);
   expect(rebuilt.value).toEqual(liveSnapshot.value);

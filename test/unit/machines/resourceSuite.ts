@@ -92,7 +92,7 @@ export function resourceSuite(
   });
 
   it('rejects a failed write or delete with the effect code and keeps the previous state', () => {
-    const cases: Array<[ReturnType<typeof created>, object, string]> = [
+    const cases: Array<[ReturnType<typeof created>, { type: string }, string]> = [
       [initial(machine), create, 'none'],
       [deleted(), create, 'deleted'],
       [created(), update, 'active'],

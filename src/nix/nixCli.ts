@@ -1,0 +1,166 @@
+/**
+ * The nix, nix-instantiate and git command lines as the port runs them: the environment
+ * (flakes on, no substituters, no network waits), the cached availability probe, and the
+ * mapping of a failed run to an {@link EffectError} with the exit code and log tail.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { EffectError, nixFailed } from './failure.js';
+import { runProcess, type RunResult } from './process.js';
+
+/** The command that installs nix on Debian/Ubuntu, quoted in every "nix missing" message. */
+export const INSTALL_HINT =
+  'Install nix with `apt-get install -y nix-bin` (Debian/Ubuntu) and run the service as root, ' +
+  'or start nix-daemon and add the service user to the nix-users group';
+
+export interface ProbeResult {
+  available: boolean;
+  version?: string;
+  hint?: string;
+}
+
+export interface RunNix {
+  cwd?: string;
+  signal?: AbortSignal;
+  onProgress?: (line: string) => void;
+  /** Words for the failure message: "nix flake lock failed …". */
+  what: string;
+  /** What the person should do when it fails. */
+  advice?: string;
+}
+
+/** A probe failure is re-checked after this long (nix may get installed meanwhile). */
+const NEGATIVE_PROBE_TTL_MS = 30_000;
+
+function groupExists(name: string): boolean {
+  try {
+    return readFileSync('/etc/group', 'utf8')
+      .split('\n')
+      .some((line) => line.startsWith(`${name}:`));
+  } catch {
+    return false;
+  }
+}
+
+/** The environment every child gets: NIX_CONFIG extended, git identity for commit-less adds. */
+export function childEnvironment(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const extra = [
+    'experimental-features = nix-command flakes',
+    // Never wait on a binary cache: everything is built locally.
+    'substituters =',
+    'warn-dirty = false',
+  ];
+  // As root without a daemon nix builds as the nixbld users; without that group, build as root.
+  if (process.getuid?.() === 0 && !groupExists('nixbld')) extra.push('build-users-group =');
+  const inherited = base.NIX_CONFIG?.trim();
+  return {
+    ...base,
+    NIX_CONFIG: [...(inherited ? [inherited] : []), ...extra].join('\n'),
+    GIT_AUTHOR_NAME: base.GIT_AUTHOR_NAME ?? 'cim-domain-nix',
+    GIT_AUTHOR_EMAIL: base.GIT_AUTHOR_EMAIL ?? 'cim-domain-nix@localhost',
+    GIT_COMMITTER_NAME: base.GIT_COMMITTER_NAME ?? 'cim-domain-nix',
+    GIT_COMMITTER_EMAIL: base.GIT_COMMITTER_EMAIL ?? 'cim-domain-nix@localhost',
+    GIT_TERMINAL_PROMPT: '0',
+    TERM: 'dumb',
+  };
+}
+
+export class NixCli {
+  readonly env: NodeJS.ProcessEnv;
+  readonly instantiateBin: string;
+  private probed: { at: number; result: Promise<ProbeResult> } | undefined;
+
+  constructor(
+    readonly nixBin: string,
+    env: NodeJS.ProcessEnv,
+  ) {
+    this.env = childEnvironment(env);
+    // nix-instantiate lives next to nix when nix is given as a path.
+    this.instantiateBin = nixBin.includes('/') ? join(dirname(nixBin), 'nix-instantiate') : 'nix-instantiate';
+  }
+
+  /** Is nix runnable? Cached; a negative answer is re-checked after a while. */
+  probe(): Promise<ProbeResult> {
+    const now = Date.now();
+    if (this.probed !== undefined) return this.probed.result;
+    const result = this.runProbe().then((r) => {
+      if (!r.available) setTimeout(() => this.forgetProbe(now), NEGATIVE_PROBE_TTL_MS).unref();
+      return r;
+    });
+    this.probed = { at: now, result };
+    return result;
+  }
+
+  private forgetProbe(at: number): void {
+    if (this.probed?.at === at) this.probed = undefined;
+  }
+
+  private async runProbe(): Promise<ProbeResult> {
+    const run = await runProcess(this.nixBin, ['--version'], { env: this.env });
+    if (run.spawnError !== undefined || run.exitCode !== 0) {
+      const why = run.spawnError !== undefined ? `${run.spawnError.code ?? run.spawnError.message}` : run.tail.join(' ');
+      return { available: false, hint: `nix is not usable (${basename(this.nixBin)}: ${why}). ${INSTALL_HINT}.` };
+    }
+    const version = /(\d+\.\d+(?:\.\d+)?)/.exec(run.stdout)?.[1];
+    return version === undefined ? { available: true } : { available: true, version };
+  }
+
+  /** Throws nix_failed with the install hint when nix cannot run. */
+  async requireNix(): Promise<void> {
+    const probe = await this.probe();
+    if (!probe.available) throw nixFailed(probe.hint ?? INSTALL_HINT);
+  }
+
+  /** Turns a finished run into an error, or returns it when it succeeded. */
+  private check(file: string, run: RunResult, options: RunNix): RunResult {
+    if (run.spawnError !== undefined) {
+      const code = run.spawnError.code === 'ENOENT' ? `${file} was not found` : run.spawnError.message;
+      throw nixFailed(`${options.what} could not start: ${code}. ${INSTALL_HINT}.`);
+    }
+    if (run.aborted) {
+      throw nixFailed(`${options.what} was cancelled before it finished; run the command again.`, {
+        log_tail: run.tail,
+        duration_ms: run.durationMs,
+      });
+    }
+    if (run.exitCode !== 0) {
+      const last = [...run.tail].reverse().find((l) => l.startsWith('error:')) ?? run.tail[run.tail.length - 1] ?? '';
+      const advice = options.advice ?? 'see the log tail for the cause';
+      throw new EffectError('nix_failed', `${options.what} failed (exit ${run.exitCode ?? 'signal'}): ${last} — ${advice}.`, {
+        ...(run.exitCode !== null ? { exit_code: run.exitCode } : {}),
+        log_tail: run.tail,
+        duration_ms: run.durationMs,
+      });
+    }
+    return run;
+  }
+
+  /** Runs `nix <args>`; throws nix_failed with the exit code and log tail on failure. */
+  async nix(args: string[], options: RunNix): Promise<RunResult> {
+    const run = await runProcess(this.nixBin, args, {
+      env: this.env,
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.onProgress !== undefined ? { onLine: options.onProgress } : {}),
+    });
+    return this.check(this.nixBin, run, options);
+  }
+
+  /** Checks that a file parses as Nix (`nix-instantiate --parse`); throws nix_failed with the parser's words. */
+  async parseCheck(file: string, shownAs: string): Promise<void> {
+    const run = await runProcess(this.instantiateBin, ['--parse', file], { env: this.env });
+    this.check(this.instantiateBin, run, {
+      what: `nix-instantiate --parse ${shownAs}`,
+      advice: `${shownAs} is not valid Nix; nothing was kept`,
+    });
+  }
+
+  /** Runs git in `cwd`; throws nix_failed (git is part of what nix needs to see a flake). */
+  async git(cwd: string, args: string[]): Promise<RunResult> {
+    const run = await runProcess('git', ['-c', 'init.defaultBranch=main', ...args], { cwd, env: this.env });
+    if (run.spawnError !== undefined) {
+      throw nixFailed(`git could not start (${run.spawnError.code ?? run.spawnError.message}); install it with \`apt-get install -y git\`.`);
+    }
+    return this.check('git', run, { what: `git ${args[0] ?? ''}`, advice: 'check that the directory is a usable git repository' });
+  }
+}
