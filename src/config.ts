@@ -358,7 +358,7 @@ export function loadConfig(argv: readonly string[], env: Env, cwd: string = proc
       } else {
         fileData = parsed as Record<string, unknown>;
         for (const unknownKey of unknownKeys(fileData, '')) {
-          add(unknownKey, fileSource(configFile), 'an unknown key', `one of the known keys (${[...FILE_KEYS].join(', ')})`);
+          add(unknownKey, fileSource(configFile), 'an unknown key', knownKeysNear(unknownKey));
         }
       }
     } catch (e) {
@@ -525,6 +525,35 @@ function unknownKeys(obj: Record<string, unknown>, prefix: string): string[] {
     }
   }
   return out;
+}
+
+/** The keys allowed beside an unknown one, closest first ("did you mean …"). */
+function knownKeysNear(key: string): string {
+  const parent = key.includes('.') ? key.slice(0, key.lastIndexOf('.')) : '';
+  const siblings = [...new Set([...FILE_KEYS, ...FILE_OBJECTS])].filter(
+    (k) => (k.includes('.') ? k.slice(0, k.lastIndexOf('.')) : '') === parent,
+  );
+  const leaf = key.slice(parent ? parent.length + 1 : 0);
+  const distance = (k: string): number => editDistance(k.slice(parent ? parent.length + 1 : 0), leaf);
+  const best = Math.min(...siblings.map(distance));
+  const close = best <= 2 ? siblings.filter((k) => distance(k) === best) : [];
+  const hint = close.length > 0 ? ` (did you mean ${close.join(' or ')}?)` : '';
+  return `one of ${siblings.join(', ')}${hint}`;
+}
+
+/** Optimal string alignment distance: edits, with a swap of neighbours counting as one. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const at = (i: number, j: number): number => d[i]?.[j] ?? 0;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = v;
+    }
+  }
+  return at(a.length, b.length);
 }
 
 function unreadableFile(path: string): string | undefined {

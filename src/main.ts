@@ -137,7 +137,7 @@ async function startEmbeddedIfWanted(config: Config, logger: Logger, env: NodeJS
       ...(decision.bin ? { bin: decision.bin } : {}),
     });
     logger.info(
-      { url: server.url, ws_url: server.wsUrl, dir: server.dir, pid: server.pid, reason: decision.reason },
+      { url: server.url, ws_url: server.wsUrl, dir: server.dir, server_pid: server.pid, reason: decision.reason },
       `embedded nats-server running at ${server.url} (JetStream in ${server.dir}, websocket ${server.wsUrl})`,
     );
     return server;

@@ -5,10 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { createActor } from 'xstate';
 import type { Logger } from 'pino';
-import { publisherMachine, type EffectOutcome } from '../machines/index.js';
+import { publisherMachine } from '../machines/index.js';
 import type { Config } from './config.js';
 import { subjectsFor } from './domain/subjects.js';
 import { CommandIntake, type PathGuard } from './messaging/commandIntake.js';
@@ -20,7 +20,10 @@ import { EventStore } from './messaging/eventStore.js';
 import { answerHealth, type HealthSources } from './messaging/health.js';
 import { QueryIntake } from './messaging/queryIntake.js';
 import { StateStore } from './messaging/stateStore.js';
+import { progressPublisher } from './messaging/progress.js';
+import { createNixPort, resolveInWorkspace } from './nix/index.js';
 import { AggregateSupervisor } from './runtime/aggregateSupervisor.js';
+import { WorkspaceMaterializer, sequentialPerformer } from './runtime/workspaceMaterializer.js';
 
 export interface ServiceDeps {
   config: Config;
@@ -45,14 +48,11 @@ export const SERVICE_VERSION: string = (() => {
   return '0.0.0';
 })();
 
-/** A path guard that keeps workspace-relative paths inside the workspace (lexically). */
-export function lexicalPathGuard(workspace: string): PathGuard {
+/** Keeps workspace-relative paths inside the workspace (`..`, absolute paths, symlinks). */
+export function workspacePathGuard(workspace: string): PathGuard {
   return (path) => {
-    if (path.includes('\0')) return { ok: false, reason: 'the path contains a NUL byte' };
-    const target = resolve(workspace, path);
-    const rel = relative(workspace, target);
-    if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) return { ok: true };
-    return { ok: false, reason: `the path ${JSON.stringify(path)} leaves the workspace ${workspace}; use a path inside it` };
+    const confined = resolveInWorkspace(workspace, path);
+    return confined.ok ? { ok: true } : { ok: false, reason: confined.reason };
   };
 }
 
@@ -111,6 +111,13 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
   const stopRelay = await startSeedRelay(store, state, publisher, logger);
 
   const errors = new ErrorTopic(nc, subjects, logger);
+  await mkdir(config.workspace, { recursive: true });
+  const nix = createNixPort({
+    workspace: config.workspace,
+    activationEnabled: config.nix.activationEnabled,
+    defaultCacheUrl: config.nix.binaryCacheUrl,
+  });
+  const materializer = new WorkspaceMaterializer(sequentialPerformer((request, signal) => nix.perform(request, { signal })));
   const supervisor = new AggregateSupervisor({
     logger,
     domain: subjects.prefix,
@@ -124,20 +131,16 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
         { aggregate_type: kind, aggregate_id: id, effect: outcome.kind, correlation_id: cause.correlation_id, reason: outcome.type === 'effect.failed' ? outcome.message : '' },
         'a scheduled effect failed; the event stands, the workspace file may be stale',
       ),
-    runEffect: (request): Promise<EffectOutcome> =>
-      Promise.resolve({
-        type: 'effect.failed',
-        kind: request.kind,
-        code: 'unavailable',
-        message: `${request.kind} needs the Nix adapter, which this build does not include yet; nothing was changed`,
-      }),
+    runEffect: (request, ctx) =>
+      nix.perform(request, { signal: ctx.signal, onProgress: progressPublisher(nc, subjects, ctx.aggregate, ctx.id, request.kind) }),
+    scheduleEffect: (request) => materializer.schedule(request),
   });
 
   supervisor.residentCap = config.aggregates.residentCap;
   const stopPassivation = supervisor.startPassivation(config.aggregates.passivationIdleMs, config.aggregates.residentCap, (n) =>
     logger.debug({ passivated: n, live: supervisor.liveCount }, 'idle aggregates passivated'),
   );
-  const intake = new CommandIntake({ nc, subjects, logger, supervisor, errors, guardPath: lexicalPathGuard(config.workspace) });
+  const intake = new CommandIntake({ nc, subjects, logger, supervisor, errors, guardPath: workspacePathGuard(config.workspace) });
   const queries = new QueryIntake(subjects, errors, logger);
 
   const health: HealthSources = {
@@ -149,7 +152,7 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     aggregates: () => ({ live: supervisor.liveCount }),
     publisher: () => publisher.stats(),
     intake: () => intake.stats(),
-    nix: () => Promise.resolve({ available: false, hint: 'the Nix adapter is not part of this build yet' }),
+    nix: () => nix.probe(),
   };
 
   const discovery = await startDiscovery(nc, subjects, logger, { version: SERVICE_VERSION, instanceId }, {
@@ -179,6 +182,8 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
       await discovery.stop();
       stopPassivation();
       await supervisor.drain();
+      await materializer.flush();
+      materializer.stop();
       await stopRelay();
       publisherActor.send({ type: 'stop' });
       await nc.flush().catch(() => undefined);

@@ -3,7 +3,7 @@
  * non-freezing immer `produce` for nested collections, and builders for the signals they emit.
  */
 import { Immer } from 'immer';
-import type { CommandRejected, EffectFailed, EffectRequest, FactRecorded } from './protocol.js';
+import type { CommandRejected, EffectFailed, EffectRequest, EffectScheduled, FactRecorded } from './protocol.js';
 import type { ErrorCode } from './errorCodes.js';
 
 /** What the host passes to `createActor(machine, { input })`. */
@@ -36,6 +36,11 @@ export function factRecorded(event: { type: string }, sequence: number): FactRec
 /** A `command.rejected` signal. */
 export function rejected(code: ErrorCode, message: string, details?: Record<string, unknown>): CommandRejected {
   return details === undefined ? { type: 'command.rejected', code, message } : { type: 'command.rejected', code, message, details };
+}
+
+/** An `effect.scheduled` signal: work the host runs after the facts are stored, never awaited. */
+export function scheduled(effect: EffectRequest): EffectScheduled {
+  return { type: 'effect.scheduled', effect };
 }
 
 /** The optional diagnostics of a failed effect, without undefined fields. */

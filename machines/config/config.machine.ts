@@ -2,19 +2,32 @@
  * The configuration aggregate: one NixOS host configuration,
  * `hosts/<name>/configuration.nix`, and its activations (generations).
  *
- * none ─create→ writing → created; activate → activating → activated (switch) |
- * boot_ready (boot) | testing (test), from any of the four resting states; update keeps
- * the resting state (the new configuration needs a new activation); activated ─rollback→
- * rolling_back → activated. A failed activation returns to the previous resting state,
- * which is derived from `last_activation_type`, so replay and live processing agree.
+ * none ─create→ created; activate → activating → activated (switch) | boot_ready (boot) |
+ * testing (test), from any of the four resting states; update keeps the resting state (the
+ * new configuration needs a new activation); activated ─rollback→ rolling_back → activated.
+ * A failed activation returns to the previous resting state, which is derived from
+ * `last_activation_type`, so replay and live processing agree.
+ *
+ * Design decision (machine version 2): create and update are fact-first. The performance
+ * targets (SPEC §8: ≥ 10,000 commands/s, p50 ≤ 0.5 ms round trip) cannot be met if a
+ * command waits for a file write and a `nix-instantiate --parse` subprocess, so the fact is
+ * recorded at once (stored and replied without waiting) and the machine emits
+ * `effect.scheduled` with `config.write`, which the runtime runs after the facts are stored
+ * and feeds no outcome back: the file is a projection of the facts, so `file` is the
+ * deterministic path `hosts/<name>/configuration.nix`. Activate and rollback stay
+ * effect-first (`effect.requested`, their reply holds the outcome): the runtime runs an
+ * aggregate's effects in order, so they run after the scheduled writes before them and the
+ * host files exist. Version 1 waited in `writing` and `updating`; a snapshot of it may be in
+ * one of them, hence the new version.
  */
-import { and, assign, emit, enqueueActions, setup } from 'xstate';
+import { assign, emit, enqueueActions, setup } from 'xstate';
 import {
   diagnostics,
   factRecorded,
   malformedResult,
   rejected,
   rejectedByEffect,
+  scheduled,
   type AggregateContext,
   type AggregateInput,
 } from '../_shared/aggregate.js';
@@ -29,7 +42,7 @@ import type {
 import type { ConfigCommandEvent, ConfigFactEvent, Configuration } from './config.events.js';
 
 /** Bumped when the machine's states or context change shape (snapshots are keyed by it). */
-export const CONFIG_MACHINE_VERSION = 1;
+export const CONFIG_MACHINE_VERSION = 2;
 
 /** `switch`, `boot` or `test`. */
 export type ActivationKind = 'switch' | 'boot' | 'test';
@@ -63,6 +76,21 @@ export type ConfigEvent = ConfigCommandEvent | ConfigFactEvent | EffectSucceeded
 
 type Kind<K extends EffectRequest['kind']> = Extract<EffectRequest, { kind: K }>;
 
+/** The workspace-relative file of host configuration `name`. */
+export const configFile = (name: string): string => `hosts/${name}/configuration.nix`;
+
+/** A fact-first decision: the fact to record and the write that renders it into the workspace. */
+interface Decision {
+  fact: ConfigFactEvent;
+  effect: Kind<'config.write'>;
+}
+
+/** Create or update: the fact at once, the file afterwards. */
+const write = (type: 'config.created' | 'config.updated', event: { name: string; configuration: Configuration }): Decision => ({
+  fact: { type, name: event.name, configuration: event.configuration, file: configFile(event.name) },
+  effect: { kind: 'config.write', name: event.name, configuration: event.configuration },
+});
+
 /**
  * Applies a fact: the changed fields of the context, merged by `assign`. Pure, and the
  * same for live processing and replay.
@@ -72,7 +100,7 @@ function evolve(c: ConfigContext, fact: ConfigFactEvent): Partial<ConfigContext>
   switch (fact.type) {
     case 'config.created':
     case 'config.updated':
-      return { version, pending_effect: null, name: fact.name, configuration: fact.configuration, file: fact.file };
+      return { version, name: fact.name, configuration: fact.configuration, file: fact.file };
     case 'config.activated': {
       const next: Partial<ConfigContext> = {
         version,
@@ -92,19 +120,9 @@ function evolve(c: ConfigContext, fact: ConfigFactEvent): Partial<ConfigContext>
   }
 }
 
-/** The fact a successful effect yields, or a synthetic failure when its result is malformed. */
-function factFromSuccess(effect: EffectRequest, result: unknown, created: boolean): ConfigFactEvent | EffectFailed {
+/** The fact a successful activation or rollback yields, or a synthetic failure when its result is malformed. */
+function factFromSuccess(effect: EffectRequest, result: unknown): ConfigFactEvent | EffectFailed {
   switch (effect.kind) {
-    case 'config.write': {
-      const r = parseEffectResult(effect.kind, result);
-      if (!r) break;
-      return {
-        type: created ? 'config.created' : 'config.updated',
-        name: effect.name,
-        configuration: effect.configuration as Configuration,
-        file: r.file,
-      };
-    }
     case 'config.activate': {
       const r = parseEffectResult(effect.kind, result);
       if (!r) break;
@@ -171,14 +189,6 @@ const factToRest = () =>
     { target: '#config.activated', actions: record() },
   ];
 
-/** As {@link factToRest}, for an effect outcome: only the one the aggregate waits for. */
-const outcomeToRest = [
-  { guard: and(['awaited', 'neverActivated']), target: '#config.created', actions: 'abandon' as const },
-  { guard: and(['awaited', 'lastBoot']), target: '#config.boot_ready', actions: 'abandon' as const },
-  { guard: and(['awaited', 'lastTest']), target: '#config.testing', actions: 'abandon' as const },
-  { guard: 'awaited' as const, target: '#config.activated', actions: 'abandon' as const },
-];
-
 /** `config.activated` leads to the state its activation type names. */
 const byActivationType = [
   { guard: 'activatesBoot' as const, target: '#config.boot_ready', actions: record() },
@@ -199,14 +209,12 @@ const activate = {
   },
 };
 
+/** Fact-first: the resting state stays (the new configuration needs a new activation). */
 const update = {
-  target: '#config.updating',
   actions: {
-    type: 'request' as const,
-    params: ({ event }: { event: ConfigEvent }): Kind<'config.write'> => {
-      const e = event as Extract<ConfigEvent, { type: 'config.update' }>;
-      return { kind: 'config.write', name: e.name, configuration: e.configuration };
-    },
+    type: 'decide' as const,
+    params: ({ event }: { event: ConfigEvent }): Decision =>
+      write('config.updated', event as Extract<ConfigEvent, { type: 'config.update' }>),
   },
 };
 
@@ -242,7 +250,7 @@ export const configMachine = setup({
     emitted: {} as MachineSignal,
   },
   actions: {
-    /** Applies the current fact event to the context. */
+    /** Applies the current (replayed or raised) fact event to the context. */
     apply: assign(({ context, event }) => evolve(context, event as ConfigFactEvent)),
     /** Reports the fact just applied; its sequence is the new version. */
     report: emit(({ context, event }) => factRecorded(event, context.version)),
@@ -251,11 +259,17 @@ export const configMachine = setup({
       enqueue.assign({ pending_effect: effect });
       enqueue.emit({ type: 'effect.requested', effect });
     }),
+    /** Records a decided fact (applied as a replayed one would be), then schedules its file. */
+    decide: enqueueActions(({ context, enqueue }, d: Decision) => {
+      enqueue.assign(evolve(context, d.fact));
+      enqueue.emit(factRecorded(d.fact, context.version + 1));
+      enqueue.emit(scheduled(d.effect));
+    }),
     reject: emit((_, signal: CommandRejected) => signal),
     /** Turns a successful outcome into its fact (raised, so it applies like a replayed one). */
-    settle: enqueueActions(({ context, event, enqueue }, params: { created: boolean }) => {
+    settle: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'effect.succeeded' || context.pending_effect === null) return;
-      enqueue.raise(factFromSuccess(context.pending_effect, event.result, params.created));
+      enqueue.raise(factFromSuccess(context.pending_effect, event.result));
     }),
     /** A failed activation is a fact. */
     recordFailure: enqueueActions(({ context, event, enqueue }) => {
@@ -269,7 +283,7 @@ export const configMachine = setup({
         ...diagnostics(event),
       });
     }),
-    /** A failed write or rollback: reject the command, nothing changes. */
+    /** A failed rollback: reject the command, nothing changes. */
     abandon: enqueueActions(({ event, enqueue }) => {
       enqueue.assign({ pending_effect: null });
       if (event.type === 'effect.failed') enqueue.emit(rejectedByEffect(event));
@@ -306,27 +320,10 @@ export const configMachine = setup({
   states: {
     none: {
       on: {
-        'config.create': {
-          target: 'writing',
-          actions: {
-            type: 'request',
-            params: ({ event }): Kind<'config.write'> => ({
-              kind: 'config.write',
-              name: event.name,
-              configuration: event.configuration,
-            }),
-          },
-        },
+        'config.create': { target: 'created', actions: { type: 'decide', params: ({ event }) => write('config.created', event) } },
         'config.update': { actions: { type: 'reject', params: ({ event }) => missing(event) } },
         'config.activate': { actions: { type: 'reject', params: ({ event }) => missing(event) } },
         'config.rollback': { actions: { type: 'reject', params: ({ event }) => missing(event) } },
-        'config.created': { target: 'created', actions: ['apply', 'report'] },
-      },
-    },
-    writing: {
-      on: {
-        'effect.succeeded': { guard: 'awaited', actions: { type: 'settle', params: { created: true } } },
-        'effect.failed': { guard: 'awaited', target: 'none', actions: 'abandon' },
         'config.created': { target: 'created', actions: ['apply', 'report'] },
       },
     },
@@ -371,16 +368,9 @@ export const configMachine = setup({
     },
     boot_ready: { on: restingOn },
     testing: { on: restingOn },
-    updating: {
-      on: {
-        'effect.succeeded': { guard: 'awaited', actions: { type: 'settle', params: { created: false } } },
-        'effect.failed': outcomeToRest,
-        'config.updated': factToRest(),
-      },
-    },
     activating: {
       on: {
-        'effect.succeeded': { guard: 'awaited', actions: { type: 'settle', params: { created: false } } },
+        'effect.succeeded': { guard: 'awaited', actions: 'settle' },
         'effect.failed': { guard: 'awaited', actions: 'recordFailure' },
         'config.activated': byActivationType,
         'config.activation_failed': factToRest(),
@@ -388,7 +378,7 @@ export const configMachine = setup({
     },
     rolling_back: {
       on: {
-        'effect.succeeded': { guard: 'awaited', actions: { type: 'settle', params: { created: false } } },
+        'effect.succeeded': { guard: 'awaited', actions: 'settle' },
         'effect.failed': { guard: 'awaited', target: 'activated', actions: 'abandon' },
         'config.rolled_back': { target: 'activated', actions: ['apply', 'report'] },
       },

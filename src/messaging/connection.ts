@@ -12,7 +12,7 @@ import {
   type ConnectFailure,
   type ConnectInput,
   type ConnectOutput,
-} from '../../machines/system/index.js';
+} from '../../machines/index.js';
 import type { Config } from '../config.js';
 import { ensureError } from '../errors.js';
 import type { Logger } from '../logging.js';

@@ -15,7 +15,7 @@ import {
 } from '@nats-io/transport-node';
 import type { Config } from '../config.js';
 import { ensureError } from '../errors.js';
-import type { ConnectFailure } from '../../machines/system/index.js';
+import type { ConnectFailure } from '../../machines/index.js';
 
 /** Unusable connection material (a seed, creds or TLS file): terminal, never retried. */
 export class ConnectionSetupError extends Error {

@@ -43,6 +43,8 @@ export interface SlotHost {
   read(kind: AggregateKind, id: string, afterSeq: number): Promise<StoredEvent[]>;
   storeAndPublish(events: AppendRequest[]): Promise<PublishedEvent[]>;
   runEffect(request: EffectRequest, ctx: { aggregate: AggregateKind; id: string; signal: AbortSignal }): Promise<EffectOutcome>;
+  /** Run a scheduled (not awaited) effect; defaults to runEffect. Lets the host batch them. */
+  scheduleEffect?(request: EffectRequest, ctx: { aggregate: AggregateKind; id: string; signal: AbortSignal }): Promise<EffectOutcome>;
   loadSnapshot?(kind: AggregateKind, id: string): Promise<AggregateSnapshot | undefined>;
   saveSnapshot?(snapshot: AggregateSnapshot): Promise<void>;
   /** A scheduled (detached) effect failed: nobody waits for it, so the host reports it. */
@@ -70,6 +72,7 @@ export class AggregateSlot {
   private effect: RunningEffect | undefined;
   /** Effects of this aggregate run one after another, in the order they were asked for. */
   private effectChain: Promise<unknown> = Promise.resolve();
+  private scheduledTail: Promise<unknown> = Promise.resolve();
   private effectsInFlight = 0;
   private readonly abort = new AbortController();
   private signals: MachineSignal[] = [];
@@ -224,25 +227,36 @@ export class AggregateSlot {
   }
 
   private schedule(request: EffectRequest, cause: Identity): void {
-    this.chain(request).then((outcome) => {
+    this.chain(request, true).then((outcome) => {
       if (outcome.type === 'effect.failed') this.host.onScheduledFailure?.(this.kind, this.id, outcome, cause);
     });
   }
 
-  /** Run an effect after the ones before it; never rejects. */
-  private chain(request: EffectRequest): Promise<EffectOutcome> {
+  /**
+   * Run an effect; never rejects. Awaited effects run one after another, after the scheduled
+   * ones before them (a config is written before it is activated). Scheduled effects go to
+   * the host unchained: the host coalesces them per file, newest last.
+   */
+  private chain(request: EffectRequest, scheduled = false): Promise<EffectOutcome> {
     this.effectsInFlight++;
-    const run = this.effectChain.then(() =>
-      this.host.runEffect(request, { aggregate: this.kind, id: this.id, signal: this.abort.signal }).catch(
-        (e: unknown): EffectOutcome => ({
-          type: 'effect.failed',
-          kind: request.kind,
-          code: e instanceof DomainError ? e.code : 'internal',
-          message: ensureError(e).message,
-        }),
-      ),
-    );
-    this.effectChain = run.finally(() => {
+    const ctx = { aggregate: this.kind, id: this.id, signal: this.abort.signal };
+    const failed = (e: unknown): EffectOutcome => ({
+      type: 'effect.failed',
+      kind: request.kind,
+      code: e instanceof DomainError ? e.code : 'internal',
+      message: ensureError(e).message,
+    });
+    let run: Promise<EffectOutcome>;
+    if (scheduled && this.host.scheduleEffect) {
+      run = this.host.scheduleEffect(request, ctx).catch(failed);
+      this.scheduledTail = run;
+    } else {
+      run = Promise.all([this.effectChain, this.scheduledTail])
+        .then(() => this.host.runEffect(request, ctx))
+        .catch(failed);
+      this.effectChain = run;
+    }
+    void run.finally(() => {
       this.effectsInFlight--;
     });
     return run;

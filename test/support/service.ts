@@ -30,9 +30,10 @@ export function uniquePrefix(label = 't'): string {
   return `${label}${process.pid}x${counter}${Math.floor(Math.random() * 1e6)}`;
 }
 
-export async function startTestService(server: NatsServer, options: { prefix?: string; env?: Record<string, string> } = {}): Promise<TestService> {
+export async function startTestService(server: NatsServer, options: { prefix?: string; env?: Record<string, string>; workspace?: string } = {}): Promise<TestService> {
   const prefix = options.prefix ?? uniquePrefix();
-  const workspace = await mkdtemp(join(tmpdir(), 'cim-ws-'));
+  const ownWorkspace = options.workspace === undefined;
+  const workspace = options.workspace ?? (await mkdtemp(join(tmpdir(), 'cim-ws-')));
   const loaded = loadConfig([], {
     NATS_URL: server.url,
     NIX_DOMAIN_PREFIX: prefix,
@@ -59,7 +60,7 @@ export async function startTestService(server: NatsServer, options: { prefix?: s
       await service.stop();
       await connection.stop();
       await client.close();
-      await rm(workspace, { recursive: true, force: true });
+      if (ownWorkspace) await rm(workspace, { recursive: true, force: true });
     },
   };
 }

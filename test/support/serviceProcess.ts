@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { deferred } from './deferred.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -95,7 +96,9 @@ export async function startServiceProcess(options: ServiceProcessOptions = {}): 
   const mode = options.mode ?? 'source';
   const entry = mode === 'dist' ? join(ROOT, 'dist', 'src', 'main.js') : join(ROOT, 'src', 'main.ts');
   if (mode === 'dist' && !existsSync(entry)) throw new Error(`${entry} is missing: run npm run build first`);
-  const nodeArgs = mode === 'dist' ? [entry] : ['--import', 'tsx', entry];
+  // tsx's loader by absolute URL: the service runs in a temp cwd where `tsx` does not resolve.
+  const tsxLoader = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
+  const nodeArgs = mode === 'dist' ? [entry] : ['--import', tsxLoader, entry];
   const child = spawn(process.execPath, [...nodeArgs, ...(options.args ?? [])], {
     cwd,
     env,

@@ -95,10 +95,11 @@ describe('service process: failures end with a message and an exit code', () => 
     const dir = await (await import('node:fs/promises')).mkdtemp(join((await import('node:os')).tmpdir(), 'cim-cfg-'));
     const file = join(dir, 'svc.json');
     await writeFile(file, JSON.stringify({ nats: { url: 'nats://127.0.0.1:1', reconect: {} }, inspector: { port: 'eighty' } }));
-    const p = await service({}, ['--config', file]);
+    const p = await service({ INSPECTOR_PORT: '' }, ['--config', file]); // empty = unset: the file's value counts
     const { code } = await p.waitForExit();
     expect(code).toBe(2);
-    expect(p.stderr).toContain(`nats.reconect [file ${file}]: got an unknown key`);
+    expect(p.stderr).toContain(`nats.reconect [file ${file}]: got an unknown key; expected one of`);
+    expect(p.stderr).toContain('(did you mean nats.reconnect?)');
     expect(p.stderr).toContain(`inspector.port [file ${file}]: got "eighty"`);
   });
 

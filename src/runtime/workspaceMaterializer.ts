@@ -1,0 +1,138 @@
+/**
+ * Renders module, overlay and configuration files as a projection of their facts, without
+ * holding any command's reply. Requests are coalesced per file (only the newest body of a
+ * file is written) and flushed in batches, so a burst of ten thousand updates costs a few
+ * `nix-instantiate --parse` runs instead of ten thousand.
+ */
+import type { EffectOutcome, EffectRequest } from '../../machines/index.js';
+import { ensureError } from '../errors.js';
+
+/** What the materializer needs from the Nix port. */
+export interface BatchPerformer {
+  /** Perform several workspace writes/deletes together; one outcome per request, in order. */
+  performBatch(requests: EffectRequest[], signal: AbortSignal): Promise<EffectOutcome[]>;
+}
+
+interface Pending {
+  request: EffectRequest;
+  waiters: Array<(outcome: EffectOutcome) => void>;
+}
+
+/** The file a workspace request writes: requests for the same key coalesce. */
+export function materializeKey(request: EffectRequest): string | undefined {
+  switch (request.kind) {
+    case 'module.write':
+    case 'module.delete':
+      return `module:${request.name}`;
+    case 'overlay.write':
+    case 'overlay.delete':
+      return `overlay:${request.name}`;
+    case 'config.write':
+      return `config:${request.name}`;
+    default:
+      return undefined;
+  }
+}
+
+export class WorkspaceMaterializer {
+  private pending = new Map<string, Pending>();
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly abort = new AbortController();
+  private written = 0;
+  private batches = 0;
+
+  constructor(
+    private readonly performer: BatchPerformer,
+    private readonly options: { delayMs: number; maxBatch: number } = { delayMs: 50, maxBatch: 500 },
+  ) {}
+
+  /** Queue a write or delete; resolves with the outcome of the write that covered it. */
+  schedule(request: EffectRequest): Promise<EffectOutcome> {
+    const key = materializeKey(request);
+    if (key === undefined) {
+      return Promise.resolve({ type: 'effect.failed', kind: request.kind, code: 'internal', message: `${request.kind} is not a workspace file effect` });
+    }
+    return new Promise((resolve) => {
+      const existing = this.pending.get(key);
+      if (existing) {
+        existing.request = request; // the newest body wins; earlier callers learn its outcome
+        existing.waiters.push(resolve);
+      } else {
+        this.pending.set(key, { request, waiters: [resolve] });
+      }
+      this.arm();
+    });
+  }
+
+  stats(): { pending: number; written: number; batches: number } {
+    return { pending: this.pending.size, written: this.written, batches: this.batches };
+  }
+
+  /** Write everything pending now (shutdown); later requests still work. */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.flushing || this.pending.size > 0) {
+      if (this.flushing) await this.flushing;
+      else await this.runBatch();
+    }
+  }
+
+  stop(): void {
+    this.abort.abort();
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private arm(): void {
+    if (this.timer || this.flushing) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.runBatch();
+    }, this.options.delayMs);
+  }
+
+  private runBatch(): Promise<void> {
+    const batch: Pending[] = [];
+    for (const [key, p] of this.pending) {
+      batch.push(p);
+      this.pending.delete(key);
+      if (batch.length >= this.options.maxBatch) break;
+    }
+    const run = (async () => {
+      if (batch.length === 0) return;
+      let outcomes: EffectOutcome[];
+      try {
+        outcomes = await this.performer.performBatch(
+          batch.map((p) => p.request),
+          this.abort.signal,
+        );
+      } catch (e) {
+        const message = ensureError(e).message;
+        outcomes = batch.map((p) => ({ type: 'effect.failed', kind: p.request.kind, code: 'internal', message }));
+      }
+      this.batches++;
+      this.written += batch.length;
+      batch.forEach((p, i) => {
+        const outcome = outcomes[i] ?? { type: 'effect.failed', kind: p.request.kind, code: 'internal', message: 'no outcome for this request' };
+        for (const w of p.waiters) w(outcome);
+      });
+    })();
+    this.flushing = run.finally(() => {
+      this.flushing = undefined;
+      if (this.pending.size > 0) this.arm();
+    });
+    return this.flushing;
+  }
+}
+
+/** A performer for ports without a batch operation: one request after another. */
+export function sequentialPerformer(perform: (request: EffectRequest, signal: AbortSignal) => Promise<EffectOutcome>): BatchPerformer {
+  return {
+    async performBatch(requests, signal) {
+      const out: EffectOutcome[] = [];
+      for (const r of requests) out.push(await perform(r, signal));
+      return out;
+    },
+  };
+}
