@@ -249,11 +249,26 @@ const SETTINGS: Setting[] = [
     schema: maxAttempts,
     expected: 'a whole number ≥ 1, or "infinite" (also -1 or null) to retry forever',
   },
-  { key: 'prefix', env: 'NIX_DOMAIN_PREFIX', schema: z.string().regex(TOKEN_RE), expected: 'one subject token: letters, digits, _ or - (no dots, spaces or wildcards)' },
+  {
+    key: 'prefix',
+    env: 'NIX_DOMAIN_PREFIX',
+    schema: z.string().regex(TOKEN_RE),
+    expected: 'one subject token: letters, digits, _ or - (no dots, spaces or wildcards)',
+  },
   { key: 'workspace', env: 'NIX_WORKSPACE', schema: text, expected: 'a directory path', kind: 'path' },
   { key: 'inspector.enabled', env: 'INSPECTOR_ENABLED', schema: bool, expected: 'true or false' },
-  { key: 'inspector.port', env: 'INSPECTOR_PORT', schema: int(0, 65535), expected: 'a TCP port from 1 to 65535, or 0 to turn the inspector off' },
-  { key: 'log.level', env: 'LOG_LEVEL', schema: z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(LOG_LEVELS)), expected: `one of ${LOG_LEVELS.join(', ')}` },
+  {
+    key: 'inspector.port',
+    env: 'INSPECTOR_PORT',
+    schema: int(0, 65535),
+    expected: 'a TCP port from 1 to 65535, or 0 to turn the inspector off',
+  },
+  {
+    key: 'log.level',
+    env: 'LOG_LEVEL',
+    schema: z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(LOG_LEVELS)),
+    expected: `one of ${LOG_LEVELS.join(', ')}`,
+  },
   {
     key: 'aggregates.passivationIdleMs',
     env: 'NIX_PASSIVATION_IDLE_MS',
@@ -279,7 +294,14 @@ const SETTINGS: Setting[] = [
 
 /** Every key the file may hold, as dotted paths, plus their parent objects. */
 const FILE_KEYS = new Set(SETTINGS.map((s) => s.key));
-const FILE_OBJECTS = new Set(SETTINGS.flatMap((s) => s.key.split('.').slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join('.'))));
+const FILE_OBJECTS = new Set(
+  SETTINGS.flatMap((s) =>
+    s.key
+      .split('.')
+      .slice(0, -1)
+      .map((_, i, a) => a.slice(0, i + 1).join('.')),
+  ),
+);
 
 // ---------------------------------------------------------------------------------------
 
@@ -347,7 +369,12 @@ export function loadConfig(argv: readonly string[], env: Env, cwd: string = proc
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (configArg !== undefined || code !== 'ENOENT') {
-      add('--config', configArg !== undefined ? 'command line' : 'working directory', `${candidate} (${code ?? String(e)})`, 'a readable JSON configuration file');
+      add(
+        '--config',
+        configArg !== undefined ? 'command line' : 'working directory',
+        `${candidate} (${code ?? String(e)})`,
+        'a readable JSON configuration file',
+      );
     }
   }
   if (text !== undefined && configFile) {
@@ -380,7 +407,12 @@ export function loadConfig(argv: readonly string[], env: Env, cwd: string = proc
     if (!found) continue;
     const parsed = s.schema.safeParse(found.value);
     if (!parsed.success) {
-      add(found.name, found.source, s.kind === 'secret' || s.kind === 'seed' ? 'a value that is not accepted' : describe(found.value), s.expected);
+      add(
+        found.name,
+        found.source,
+        s.kind === 'secret' || s.kind === 'seed' ? 'a value that is not accepted' : describe(found.value),
+        s.expected,
+      );
       continue;
     }
     let value: unknown = parsed.data;
@@ -430,16 +462,31 @@ export function loadConfig(argv: readonly string[], env: Env, cwd: string = proc
     has('nats.creds') ? nameOf('nats.creds') : undefined,
   ].filter((m): m is string => m !== undefined);
   if (methods.length > 1) {
-    add(methods.join(' + '), 'rule', 'more than one authentication method', 'one of user/password, token, nkey seed or creds file (TLS may be added to any)');
+    add(
+      methods.join(' + '),
+      'rule',
+      'more than one authentication method',
+      'one of user/password, token, nkey seed or creds file (TLS may be added to any)',
+    );
   }
   if (has('nats.tls.cert') !== has('nats.tls.key')) {
     const which = has('nats.tls.cert') ? 'nats.tls.cert' : 'nats.tls.key';
-    add(nameOf(which), 'rule', 'a client certificate without its key, or a key without its certificate', 'NATS_TLS_CERT and NATS_TLS_KEY set together');
+    add(
+      nameOf(which),
+      'rule',
+      'a client certificate without its key, or a key without its certificate',
+      'NATS_TLS_CERT and NATS_TLS_KEY set together',
+    );
   }
   const initialDelayMs = get('nats.reconnect.initialDelayMs', 100);
   const maxDelayMs = get('nats.reconnect.maxDelayMs', 2000);
   if (maxDelayMs < initialDelayMs) {
-    add(nameOf('nats.reconnect.maxDelayMs'), 'rule', `${maxDelayMs} below the initial delay ${initialDelayMs}`, 'a cap at least as large as the initial delay');
+    add(
+      nameOf('nats.reconnect.maxDelayMs'),
+      'rule',
+      `${maxDelayMs} below the initial delay ${initialDelayMs}`,
+      'a cap at least as large as the initial delay',
+    );
   }
 
   if (issues.length > 0) {
@@ -543,7 +590,9 @@ function knownKeysNear(key: string): string {
 
 /** Optimal string alignment distance: edits, with a swap of neighbours counting as one. */
 function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   const at = (i: number, j: number): number => d[i]?.[j] ?? 0;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
@@ -574,5 +623,6 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
-  return String(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return typeof v;
 }

@@ -39,9 +39,12 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
     'cim-domain-nix starting',
   );
 
-  let embedded: EmbeddedServer | undefined;
-  let connection: ConnectionSupervisor | undefined;
-  let service: { stop(): Promise<void> } | undefined;
+  // Filled in as start-up proceeds; shutdown stops whatever exists by then.
+  const parts: {
+    embedded?: Promise<EmbeddedServer | undefined>;
+    connection?: ConnectionSupervisor;
+    service?: { stop(): Promise<void> };
+  } = {};
   let shuttingDown: Promise<void> | undefined;
 
   /** Stop in order: the service (intake, actors, publisher), the connection, the embedded server. */
@@ -54,9 +57,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
       }, SHUTDOWN_BOUND_MS);
       bound.unref();
       for (const [name, step] of [
-        ['service', () => service?.stop()],
-        ['connection', () => connection?.stop()],
-        ['embedded server', () => embedded?.stop()],
+        ['service', () => parts.service?.stop()],
+        ['connection', () => parts.connection?.stop()],
+        // Awaited even while it is still starting, so a Ctrl-C then leaves no server behind.
+        ['embedded server', async () => (await parts.embedded)?.stop()],
       ] as const) {
         try {
           await step();
@@ -83,12 +87,15 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
     void shutdown('unhandled rejection', 1);
   });
 
-  embedded = await startEmbeddedIfWanted(config, logger, env);
+  parts.embedded = startEmbeddedIfWanted(config, logger, env);
+  const embedded = await parts.embedded;
+  if (shuttingDown) return;
 
-  connection = createConnectionSupervisor(config, logger);
+  const connection = createConnectionSupervisor(config, logger);
+  parts.connection = connection;
   connection.onState((state) => {
     // A connection that fails after start-up (attempts exhausted, credentials revoked) ends the process.
-    if (state === 'failed' && service) {
+    if (state === 'failed' && parts.service) {
       void shutdown('the NATS connection failed', 1);
     }
   });
@@ -98,9 +105,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   } catch (e) {
     if (shuttingDown) return; // a signal stopped the supervisor while it was connecting
     const err = ensureError(e);
-    process.stderr.write(
-      `cim-domain-nix: cannot connect to NATS at ${config.nats.servers.join(', ')}: ${err.message}\n`,
-    );
+    process.stderr.write(`cim-domain-nix: cannot connect to NATS at ${config.nats.servers.join(', ')}: ${err.message}\n`);
     logger.error({ err }, 'cannot connect to NATS; exiting');
     await shutdown('no NATS connection', 1);
     return;
@@ -108,7 +113,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   if (shuttingDown) return;
 
   try {
-    service = await startService({
+    parts.service = await startService({
       config,
       logger,
       connection,

@@ -112,7 +112,7 @@ function toFailure(error: unknown): ConnectFailure {
   if (typeof error === 'object' && error !== null) {
     const e = error as { message?: unknown; terminal?: unknown; code?: unknown };
     const failure: ConnectFailure = {
-      message: typeof e.message === 'string' ? e.message : String(error),
+      message: typeof e.message === 'string' ? e.message : 'the connection attempt failed',
       terminal: e.terminal === true,
     };
     if (typeof e.code === 'string') failure.code = e.code;
@@ -130,13 +130,12 @@ export const reconnectionMachine = setup({
   types: {
     context: {} as ReconnectionContext,
     events: {} as ReconnectionEvent,
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- XState's way to declare the input type
     input: {} as ReconnectionInput | undefined,
   },
   actors: {
     /** One connection attempt; the runtime supplies the real one. */
-    connect: fromPromise<ConnectOutput, ConnectInput>(() =>
-      Promise.reject(new Error('the connect actor must be provided by the runtime')),
-    ),
+    connect: fromPromise<ConnectOutput, ConnectInput>(() => Promise.reject(new Error('the connect actor must be provided by the runtime'))),
   },
   delays: {
     backoff: ({ context }) => context.delayMs,

@@ -7,12 +7,7 @@
  */
 import { connect, errors, type NatsConnection, type Status } from '@nats-io/transport-node';
 import { createActor, fromPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
-import {
-  reconnectionMachine,
-  type ConnectFailure,
-  type ConnectInput,
-  type ConnectOutput,
-} from '../../machines/index.js';
+import { reconnectionMachine, type ConnectFailure, type ConnectInput, type ConnectOutput } from '../../machines/index.js';
 import type { Config } from '../config.js';
 import { ensureError } from '../errors.js';
 import type { Logger } from '../logging.js';
@@ -209,12 +204,12 @@ export function createConnectionSupervisor(
     ...(options.inspect ? { inspect: options.inspect } : {}),
   });
 
-  const stateOf = (): ConnectionStateName => actor.getSnapshot().value as ConnectionStateName;
+  const stateOf = (): ConnectionStateName => actor.getSnapshot().value;
 
   let lastState: ConnectionStateName | undefined;
   actor.subscribe({
     next: (snap) => {
-      const state = snap.value as ConnectionStateName;
+      const state = snap.value;
       if (state === lastState) return;
       const previous = lastState;
       lastState = state;
@@ -251,7 +246,11 @@ export function createConnectionSupervisor(
           log.info(fields, 'NATS connection supervisor stopped');
           break;
       }
-      notify(state, { attempt: ctx.attempt, ...(ctx.server ? { server: ctx.server } : {}), ...(ctx.lastError ? { error: ctx.lastError } : {}) });
+      notify(state, {
+        attempt: ctx.attempt,
+        ...(ctx.server ? { server: ctx.server } : {}),
+        ...(ctx.lastError ? { error: ctx.lastError } : {}),
+      });
     },
     error: (e) => log.error({ err: ensureError(e) }, 'the reconnection supervisor failed'),
   });
@@ -262,7 +261,7 @@ export function createConnectionSupervisor(
       return new Promise<NatsConnection>((resolve, reject) => {
         const settle = (): boolean => {
           const snap = actor.getSnapshot();
-          const state = snap.value as ConnectionStateName;
+          const state = snap.value;
           if (state === 'connected' && current) {
             resolve(current);
             return true;

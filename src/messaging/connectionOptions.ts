@@ -7,12 +7,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
-import {
-  credsAuthenticator,
-  errors,
-  nkeyAuthenticator,
-  type NodeConnectionOptions,
-} from '@nats-io/transport-node';
+import { credsAuthenticator, errors, nkeyAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
 import type { Config } from '../config.js';
 import { ensureError } from '../errors.js';
 import type { ConnectFailure } from '../../machines/index.js';
@@ -86,7 +81,11 @@ export async function buildConnectionOptions(nats: Config['nats']): Promise<Node
     checkPem('NATS_TLS_KEY', key, tls.key, 'key');
     try {
       // Checks that the key matches the certificate.
-      createSecureContext({ ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) });
+      createSecureContext({
+        ...(tls.ca ? { ca: tls.ca } : {}),
+        ...(tls.cert ? { cert: tls.cert } : {}),
+        ...(tls.key ? { key: tls.key } : {}),
+      });
     } catch (e) {
       throw new ConnectionSetupError(
         'tls',
@@ -154,7 +153,11 @@ export function classifyConnectError(error: unknown): ConnectFailure {
       };
     }
     if (e instanceof errors.InvalidArgumentError && /tls/i.test(e.message)) {
-      return { message: `TLS: ${e.message}; use a nats:// URL without TLS settings, or enable TLS on the server`, terminal: true, code: 'tls' };
+      return {
+        message: `TLS: ${e.message}; use a nats:// URL without TLS settings, or enable TLS on the server`,
+        terminal: true,
+        code: 'tls',
+      };
     }
   }
   const codes = chain.map((e) => (e as { code?: unknown }).code).filter((c): c is string => typeof c === 'string');

@@ -48,7 +48,13 @@ export function somethingListens(host: string, port: number, timeoutMs = 500): P
 
 /** The absolute path of an executable on PATH (or the given path when it is executable), if any. */
 export function findExecutable(name: string, env: Record<string, string | undefined> = process.env): string | undefined {
-  const candidates = isAbsolute(name) || name.includes('/') ? [name] : (env['PATH'] ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name));
+  const candidates =
+    isAbsolute(name) || name.includes('/')
+      ? [name]
+      : (env['PATH'] ?? '')
+          .split(delimiter)
+          .filter(Boolean)
+          .map((d) => join(d, name));
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);

@@ -40,7 +40,8 @@ async function runStep(env: EffectEnv, bin: string, args: string[], ctx: EffectC
   if (run.spawnError !== undefined) {
     throw nixFailed(`${what} could not start (${run.spawnError.code ?? run.spawnError.message}); is ${bin} installed?`);
   }
-  if (run.aborted) throw nixFailed(`${what} was cancelled; run it again.`, { log_tail: run.tail, duration_ms: run.durationMs });
+  if (run.aborted)
+    throw nixFailed(`${what} was cancelled; run it again.`, { log_tail: run.tail, duration_ms: run.durationMs });
   if (run.exitCode !== 0) {
     throw new EffectError('nix_failed', `${what} failed (exit ${run.exitCode ?? 'signal'}); the log tail shows why.`, {
       ...(run.exitCode !== null ? { exit_code: run.exitCode } : {}),
@@ -91,7 +92,19 @@ export async function rollbackConfiguration(
   }
   const nixEnv = env.cli.nixBin.includes('/') ? join(dirname(env.cli.nixBin), 'nix-env') : 'nix-env';
   const generation = String(request.to_generation);
-  await runStep(env, nixEnv, ['--profile', SYSTEM_PROFILE, '--switch-generation', generation], ctx, `nix-env --switch-generation ${generation}`);
-  await runStep(env, join(SYSTEM_PROFILE, 'bin', 'switch-to-configuration'), ['switch'], ctx, 'switch-to-configuration switch');
+  await runStep(
+    env,
+    nixEnv,
+    ['--profile', SYSTEM_PROFILE, '--switch-generation', generation],
+    ctx,
+    `nix-env --switch-generation ${generation}`,
+  );
+  await runStep(
+    env,
+    join(SYSTEM_PROFILE, 'bin', 'switch-to-configuration'),
+    ['switch'],
+    ctx,
+    'switch-to-configuration switch',
+  );
   return { executed: true };
 }

@@ -46,7 +46,10 @@ export function resolveInWorkspace(workspace: string, relativePath: string): Con
   if (relativePath.includes('\0')) return { ok: false, reason: 'the path contains a NUL byte' };
   const root = resolve(workspace);
   if (relativePath.split(/[/\\]/).includes('..')) {
-    return { ok: false, reason: `the path '${relativePath}' contains a '..' segment; give a path inside the workspace` };
+    return {
+      ok: false,
+      reason: `the path '${relativePath}' contains a '..' segment; give a path inside the workspace`,
+    };
   }
   const target = isAbsolute(relativePath) ? resolve(relativePath) : resolve(root, relativePath);
   if (!isInside(root, target)) {
@@ -59,7 +62,10 @@ export function resolveInWorkspace(workspace: string, relativePath: string): Con
     return { ok: false, reason: `the path '${relativePath}' goes through a dangling symlink` };
   }
   if (!isInside(realRoot, real)) {
-    return { ok: false, reason: `the path '${relativePath}' leads through a symlink to ${real}, outside the workspace` };
+    return {
+      ok: false,
+      reason: `the path '${relativePath}' leads through a symlink to ${real}, outside the workspace`,
+    };
   }
   return { ok: true, path: target };
 }
@@ -105,8 +111,9 @@ function confineTarget(root: string, target: string, original: string): Resolved
 /**
  * Resolves a flake reference or input URL. `path:<relative>` and bare relative paths resolve
  * against `base` (default: the workspace root) and must stay inside the workspace, as must
- * absolute `path:`, `git+file:` and `file:` URLs; other schemes (github:, https:, registry
- * names) pass through unchanged. A bare path becomes a git flake when it is a repository root.
+ * absolute `path:`, `git+file:` and `file:` URLs; other schemes (github:, https:) pass through
+ * unchanged. A bare word is a path when it names an existing directory, else a registry name.
+ * A bare path becomes a git flake when it is a repository root.
  */
 export function resolveFlakeRef(workspace: string, flakeRef: string, base?: string): ResolvedRef {
   const root = resolve(workspace);
@@ -127,9 +134,7 @@ export function resolveFlakeRef(workspace: string, flakeRef: string, base?: stri
   const hasScheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.test(flakeRef);
   const [refPath, query] = splitQuery(flakeRef);
   const looksLikePath =
-    flakeRef === '.' ||
-    /^(?:\.{1,2}\/|\/)/.test(flakeRef) ||
-    (!hasScheme && existsSync(join(resolve(from, refPath), 'flake.nix')));
+    flakeRef === '.' || /^(?:\.{1,2}\/|\/)/.test(flakeRef) || (!hasScheme && existsSync(resolve(from, refPath)));
   if (!looksLikePath) return { ok: true, ref: flakeRef };
   const confined = confineTarget(root, resolve(from, refPath), flakeRef);
   if (!confined.ok) return confined;

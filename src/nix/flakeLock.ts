@@ -70,7 +70,12 @@ export function attrsToUrl(attrs: Attrs): string {
 /** Parses the text of a flake.lock; throws on JSON that is not a lock file. */
 export function parseLockFile(text: string): LockFile {
   const parsed = JSON.parse(text) as Partial<LockFile>;
-  if (typeof parsed !== 'object' || parsed === null || typeof parsed.nodes !== 'object' || typeof parsed.root !== 'string') {
+  if (
+    typeof parsed !== 'object' ||
+    parsed === null ||
+    typeof parsed.nodes !== 'object' ||
+    typeof parsed.root !== 'string'
+  ) {
     throw new Error('flake.lock has no nodes/root');
   }
   return parsed as LockFile;

@@ -72,7 +72,8 @@ class Lexer {
       tokens.push(token);
       pos = token.end;
     }
-    if (untilClose) throw new NixSyntaxError(`unterminated \${ … } interpolation starting on line ${lineOf(this.src, at)}`);
+    if (untilClose)
+      throw new NixSyntaxError(`unterminated \${ … } interpolation starting on line ${lineOf(this.src, at)}`);
     return { tokens, end: pos };
   }
 

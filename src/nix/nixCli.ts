@@ -42,6 +42,15 @@ function groupExists(name: string): boolean {
   }
 }
 
+/** The system nix.conf as nix would read it ('' when there is none). */
+function readConf(base: NodeJS.ProcessEnv): string {
+  try {
+    return readFileSync(join(base.NIX_CONF_DIR ?? '/etc/nix', 'nix.conf'), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** The environment every child gets: NIX_CONFIG extended, git identity for commit-less adds. */
 export function childEnvironment(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const extra = [
@@ -50,9 +59,13 @@ export function childEnvironment(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     'substituters =',
     'warn-dirty = false',
   ];
+  const inherited = base.NIX_CONFIG?.trim();
   // As root without a daemon nix builds as the nixbld users; without that group, build as root.
   if (process.getuid?.() === 0 && !groupExists('nixbld')) extra.push('build-users-group =');
-  const inherited = base.NIX_CONFIG?.trim();
+  // Debian's nix.conf says `sandbox = false`; without that file (nix-bin installed without
+  // its recommended nix-setup-systemd) nix would sandbox, and `/bin/sh` builders fail there.
+  const sandboxSet = /^\s*sandbox\s*=/m;
+  if (!sandboxSet.test(inherited ?? '') && !sandboxSet.test(readConf(base))) extra.push('sandbox = false');
   return {
     ...base,
     NIX_CONFIG: [...(inherited ? [inherited] : []), ...extra].join('\n'),
@@ -98,7 +111,8 @@ export class NixCli {
   private async runProbe(): Promise<ProbeResult> {
     const run = await runProcess(this.nixBin, ['--version'], { env: this.env });
     if (run.spawnError !== undefined || run.exitCode !== 0) {
-      const why = run.spawnError !== undefined ? `${run.spawnError.code ?? run.spawnError.message}` : run.tail.join(' ');
+      const why =
+        run.spawnError !== undefined ? `${run.spawnError.code ?? run.spawnError.message}` : run.tail.join(' ');
       return { available: false, hint: `nix is not usable (${basename(this.nixBin)}: ${why}). ${INSTALL_HINT}.` };
     }
     const version = /(\d+\.\d+(?:\.\d+)?)/.exec(run.stdout)?.[1];
@@ -126,11 +140,15 @@ export class NixCli {
     if (run.exitCode !== 0) {
       const last = [...run.tail].reverse().find((l) => l.startsWith('error:')) ?? run.tail[run.tail.length - 1] ?? '';
       const advice = options.advice ?? 'see the log tail for the cause';
-      throw new EffectError('nix_failed', `${options.what} failed (exit ${run.exitCode ?? 'signal'}): ${last} — ${advice}.`, {
-        ...(run.exitCode !== null ? { exit_code: run.exitCode } : {}),
-        log_tail: run.tail,
-        duration_ms: run.durationMs,
-      });
+      throw new EffectError(
+        'nix_failed',
+        `${options.what} failed (exit ${run.exitCode ?? 'signal'}): ${last} — ${advice}.`,
+        {
+          ...(run.exitCode !== null ? { exit_code: run.exitCode } : {}),
+          log_tail: run.tail,
+          duration_ms: run.durationMs,
+        },
+      );
     }
     return run;
   }
@@ -146,9 +164,11 @@ export class NixCli {
     return this.check(this.nixBin, run, options);
   }
 
-  /** Checks that a file parses as Nix (`nix-instantiate --parse`); throws nix_failed with the parser's words. */
-  async parseCheck(file: string, shownAs: string): Promise<void> {
-    const run = await runProcess(this.instantiateBin, ['--parse', file], { env: this.env });
+  /** Checks that files parse as Nix (one `nix-instantiate --parse` run); throws nix_failed with the parser's words. */
+  async parseCheck(files: string | string[], shownAs: string): Promise<void> {
+    const list = typeof files === 'string' ? [files] : files;
+    if (list.length === 0) return;
+    const run = await runProcess(this.instantiateBin, ['--parse', ...list], { env: this.env });
     this.check(this.instantiateBin, run, {
       what: `nix-instantiate --parse ${shownAs}`,
       advice: `${shownAs} is not valid Nix; nothing was kept`,
@@ -159,8 +179,13 @@ export class NixCli {
   async git(cwd: string, args: string[]): Promise<RunResult> {
     const run = await runProcess('git', ['-c', 'init.defaultBranch=main', ...args], { cwd, env: this.env });
     if (run.spawnError !== undefined) {
-      throw nixFailed(`git could not start (${run.spawnError.code ?? run.spawnError.message}); install it with \`apt-get install -y git\`.`);
+      throw nixFailed(
+        `git could not start (${run.spawnError.code ?? run.spawnError.message}); install it with \`apt-get install -y git\`.`,
+      );
     }
-    return this.check('git', run, { what: `git ${args[0] ?? ''}`, advice: 'check that the directory is a usable git repository' });
+    return this.check('git', run, {
+      what: `git ${args[0] ?? ''}`,
+      advice: 'check that the directory is a usable git repository',
+    });
   }
 }

@@ -67,7 +67,9 @@ export function checkRawExpression(expression: string): void {
   try {
     tokens = lex(expression);
   } catch (e) {
-    throw new RenderError(`the raw Nix expression ${JSON.stringify(expression)} does not lex: ${(e as NixSyntaxError).message}`);
+    throw new RenderError(
+      `the raw Nix expression ${JSON.stringify(expression)} does not lex: ${(e as NixSyntaxError).message}`,
+    );
   }
   const stack: string[] = [];
   let significant = 0;
@@ -132,6 +134,8 @@ function renderList(items: unknown[], indent: string): string {
 export function renderAttrs(entries: [string, unknown][], indent: string, pathKeys = false): string {
   if (entries.length === 0) return '{ }';
   const inner = `${indent}  `;
-  const lines = entries.map(([key, v]) => `${inner}${pathKeys ? renderAttrPath(key) : renderAttrName(key)} = ${renderValue(v, inner)};`);
+  const lines = entries.map(
+    ([key, v]) => `${inner}${pathKeys ? renderAttrPath(key) : renderAttrName(key)} = ${renderValue(v, inner)};`,
+  );
   return `{\n${lines.join('\n')}\n${indent}}`;
 }

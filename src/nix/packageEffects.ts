@@ -59,7 +59,9 @@ export async function buildPackage(
   try {
     entries = JSON.parse(run.stdout) as BuiltEntry[];
   } catch {
-    throw nixFailed(`nix build printed no JSON result (got ${JSON.stringify(run.stdout.slice(0, 200))}); check the nix version.`);
+    throw nixFailed(
+      `nix build printed no JSON result (got ${JSON.stringify(run.stdout.slice(0, 200))}); check the nix version.`,
+    );
   }
   const first = entries[0];
   if (!Array.isArray(entries) || first?.drvPath === undefined || first.outputs === undefined) {
@@ -102,7 +104,10 @@ export async function cachePackage(
     what: 'nix path-info',
     advice: 'the store paths are gone (garbage-collected?); build the package again, then cache it',
   });
-  const closure = closureRun.stdout.split('\n').filter((l) => l.length > 0).sort();
+  const closure = closureRun.stdout
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .sort();
   await env.locks.exclusive(`cache:${url}`, () =>
     env.cli.nix(['copy', '--to', url, ...targets], {
       ...runContext(ctx),

@@ -12,13 +12,19 @@ import { addFlakeInput, checkFlake, removeFlakeInput, updateFlake, writeFlake } 
 import { KeyedRwLock } from './locks.js';
 import { NixCli, type ProbeResult } from './nixCli.js';
 import { buildPackage, cachePackage } from './packageEffects.js';
-import { deleteResource, writeResource } from './workspaceEffects.js';
+import { applyWorkspaceOps, deleteResource, writeResource, type WorkspaceOp } from './workspaceEffects.js';
 
 export type { EffectContext } from './effectEnv.js';
 
 export interface NixPort {
   /** Performs one effect; never throws: failures come back as effect.failed with code nix_failed | forbidden | internal. */
   perform(request: EffectRequest, ctx: EffectContext): Promise<EffectOutcome>;
+  /**
+   * Performs many effects; module/overlay/config writes and deletes go together (one parse
+   * run, one workspace flake regeneration, one git staging). One outcome per request, in
+   * order; other kinds run one after another. Never throws.
+   */
+  performBatch(requests: EffectRequest[], signal: AbortSignal): Promise<EffectOutcome[]>;
   /** Is the nix CLI usable? (cached probe) with the install hint when not. */
   probe(): Promise<ProbeResult>;
 }
@@ -73,6 +79,10 @@ async function dispatch(env: EffectEnv, request: EffectRequest, ctx: EffectConte
       return activateConfiguration(env, request, ctx);
     case 'config.rollback':
       return rollbackConfiguration(env, request, ctx);
+    default: {
+      const unknown: never = request;
+      throw new Error(`no Nix operation for the effect ${JSON.stringify((unknown as { kind?: unknown }).kind)}`);
+    }
   }
 }
 
@@ -92,16 +102,59 @@ export function createNixPort(options: NixPortOptions): NixPort {
     nixosMarker: options.nixosMarker ?? '/etc/NIXOS',
     nixosRebuildBin: options.nixosRebuildBin ?? 'nixos-rebuild',
   };
-  return {
-    probe: () => cli.probe(),
-    async perform(request, ctx) {
-      try {
-        if (!WITHOUT_NIX.has(request.kind)) await cli.requireNix();
-        const result = await dispatch(env, request, ctx);
-        return { type: 'effect.succeeded', kind: request.kind, result };
-      } catch (e) {
-        return toFailedOutcome(request.kind, e);
-      }
-    },
+  const perform = async (request: EffectRequest, ctx: EffectContext): Promise<EffectOutcome> => {
+    try {
+      if (!WITHOUT_NIX.has(request.kind)) await cli.requireNix();
+      const result = await dispatch(env, request, ctx);
+      return { type: 'effect.succeeded', kind: request.kind, result };
+    } catch (e) {
+      return toFailedOutcome(request.kind, e);
+    }
   };
+  const performBatch = async (requests: EffectRequest[], signal: AbortSignal): Promise<EffectOutcome[]> => {
+    const outcomes: EffectOutcome[] = new Array<EffectOutcome>(requests.length);
+    const ops: { index: number; op: WorkspaceOp }[] = [];
+    for (const [index, request] of requests.entries()) {
+      const op = workspaceOp(request);
+      if (op !== undefined) ops.push({ index, op });
+      else outcomes[index] = await perform(request, { signal });
+    }
+    if (ops.length === 0) return outcomes;
+    try {
+      await cli.requireNix();
+      const results = await applyWorkspaceOps(
+        env,
+        ops.map((o) => o.op),
+      );
+      results.forEach((result, i) => {
+        const { index } = ops[i] as { index: number };
+        const kind = (requests[index] as EffectRequest).kind;
+        outcomes[index] = result.ok
+          ? { type: 'effect.succeeded', kind, result: { file: result.file } }
+          : toFailedOutcome(kind, result.error);
+      });
+    } catch (e) {
+      for (const { index } of ops) outcomes[index] = toFailedOutcome((requests[index] as EffectRequest).kind, e);
+    }
+    return outcomes;
+  };
+  return { probe: () => cli.probe(), perform, performBatch };
+}
+
+/** The workspace file operation of a request, when it is one. */
+function workspaceOp(request: EffectRequest): WorkspaceOp | undefined {
+  switch (request.kind) {
+    case 'module.write':
+      return { kind: 'module', name: request.name, body: request.module };
+    case 'module.delete':
+      return { kind: 'module', name: request.name };
+    case 'overlay.write':
+      return { kind: 'overlay', name: request.name, body: request.overlay };
+    case 'overlay.delete':
+      return { kind: 'overlay', name: request.name };
+    case 'config.write':
+      return { kind: 'config', name: request.name, body: request.configuration };
+    default:
+      return undefined;
+  }
 }

@@ -124,12 +124,7 @@ const python: FlakeTemplateDef = {
         '  build-system = [ pkgs.python3Packages.setuptools ];',
         '};',
       ]),
-      devShell([
-        'packages = [',
-        '  (pkgs.python3.withPackages (ps: with ps; [ pip pytest ]))',
-        '  pkgs.ruff',
-        '];',
-      ]),
+      devShell(['packages = [', '  (pkgs.python3.withPackages (ps: with ps; [ pip pytest ]))', '  pkgs.ruff', '];']),
     ]),
   files: () => ({ '.gitignore': gitignore('__pycache__/', '*.pyc', '.venv/'), '.envrc': 'use flake\n' }),
 };
@@ -230,7 +225,10 @@ const polyglot: FlakeTemplateDef = {
         '];',
       ]),
     ]),
-  files: () => ({ '.gitignore': gitignore('/target', 'node_modules/', '__pycache__/', 'build/'), '.envrc': 'use flake\n' }),
+  files: () => ({
+    '.gitignore': gitignore('/target', 'node_modules/', '__pycache__/', 'build/'),
+    '.envrc': 'use flake\n',
+  }),
 };
 
 const nixos: FlakeTemplateDef = {
@@ -272,7 +270,10 @@ const nixos: FlakeTemplateDef = {
 };
 
 const homeManager: FlakeTemplateDef = {
-  inputs: [NIXPKGS, { name: 'home-manager', url: 'github:nix-community/home-manager', follows: { nixpkgs: 'nixpkgs' } }],
+  inputs: [
+    NIXPKGS,
+    { name: 'home-manager', url: 'github:nix-community/home-manager', follows: { nixpkgs: 'nixpkgs' } },
+  ],
   body: () => `
     let
       system = "x86_64-linux";

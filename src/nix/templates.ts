@@ -24,7 +24,11 @@ export const TEMPLATE_NAMES = Object.keys(TEMPLATES);
 /** Derives the package and host names from the flake directory's name. */
 export function templateContext(flakeDir: string): TemplateContext {
   const base = basename(flakeDir).toLowerCase();
-  const pname = base.replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '') || 'app';
+  const pname =
+    base
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^[^a-z]+/, '')
+      .replace(/-+$/, '') || 'app';
   const hostname = pname.slice(0, 63).replace(/-+$/, '') || 'nixos';
   return { pname, hostname };
 }

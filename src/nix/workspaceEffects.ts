@@ -1,10 +1,10 @@
 /**
- * Module, overlay and configuration files of the workspace. Each write or delete, the
- * regeneration of the workspace flake.nix and the git staging run under one exclusive lock of
- * the workspace root, because they share that flake and that git index.
+ * Module, overlay and configuration files of the workspace. Writes and deletes (one, or a
+ * batch), the regeneration of the workspace flake.nix and the git staging run under one
+ * exclusive lock of the workspace root, because they share that flake and that git index.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { confined, type EffectEnv } from './effectEnv.js';
 import { nixFailed } from './failure.js';
@@ -94,45 +94,133 @@ async function regenerate(env: EffectEnv, changed: { add: string[]; remove: stri
   }
 }
 
+/** One write (with its body) or delete (without) of a module, overlay or configuration file. */
+export interface WorkspaceOp {
+  kind: ResourceKind;
+  name: string;
+  body?: Record<string, unknown>;
+}
+
+export type WorkspaceOpResult = { ok: true; file: string } | { ok: false; error: unknown };
+
+interface Prepared {
+  index: number;
+  file: string;
+  target: string;
+  text?: string;
+}
+
+/** Finds which of the files do not parse: one run for all, then one per file only when that fails. */
+async function unparsable(env: EffectEnv, items: Prepared[]): Promise<Map<string, unknown>> {
+  const bad = new Map<string, unknown>();
+  try {
+    await env.cli.parseCheck(
+      items.map((p) => p.target),
+      items.length === 1 ? (items[0] as Prepared).file : `${items.length} workspace files`,
+    );
+  } catch (e) {
+    if (items.length === 1) bad.set((items[0] as Prepared).target, e);
+    else {
+      for (const p of items) await env.cli.parseCheck(p.target, p.file).catch((one: unknown) => bad.set(p.target, one));
+    }
+  }
+  return bad;
+}
+
+/**
+ * Applies writes and deletes together: every file is written, all are parse-checked in one
+ * `nix-instantiate` run, the workspace flake is regenerated and git is staged once. A file
+ * that does not parse is restored and fails alone; if the workspace flake cannot be
+ * regenerated, every file is restored and every operation fails.
+ */
+export async function applyWorkspaceOps(env: EffectEnv, ops: WorkspaceOp[]): Promise<WorkspaceOpResult[]> {
+  const results: WorkspaceOpResult[] = new Array<WorkspaceOpResult>(ops.length);
+  const byTarget = new Map<string, Prepared>();
+  const followers = new Map<string, number[]>();
+  ops.forEach((op, index) => {
+    try {
+      const file = resourceFile(op.kind, op.name);
+      const target = confined(env, file, `${op.kind} file`);
+      const prepared: Prepared = { index, file, target };
+      if (op.body !== undefined) prepared.text = render(op.kind, op.name, op.body);
+      // Several operations on one file: the last one is written, the others share its outcome.
+      const earlier = byTarget.get(target);
+      if (earlier !== undefined) followers.set(target, [...(followers.get(target) ?? []), earlier.index]);
+      byTarget.set(target, prepared);
+    } catch (e) {
+      results[index] = { ok: false, error: e };
+    }
+  });
+  const items = [...byTarget.values()];
+  await env.locks.exclusive(env.workspace, async () => {
+    const previous = new Map<string, Buffer | null>();
+    for (const p of items) {
+      previous.set(p.target, await readIfExists(p.target));
+      if (p.text !== undefined) {
+        await mkdir(dirname(p.target), { recursive: true });
+        await writeFile(p.target, p.text);
+      } else {
+        await rm(p.target, { force: true });
+      }
+    }
+    const bad = await unparsable(
+      env,
+      items.filter((p) => p.text !== undefined),
+    );
+    const good = items.filter((p) => !bad.has(p.target));
+    for (const p of items) {
+      const error = bad.get(p.target);
+      if (error === undefined) continue;
+      await restore(p.target, previous.get(p.target) ?? null);
+      results[p.index] = { ok: false, error };
+    }
+    try {
+      if (good.length > 0) {
+        await regenerate(env, {
+          add: good.filter((p) => p.text !== undefined).map((p) => p.file),
+          remove: good.filter((p) => p.text === undefined).map((p) => p.file),
+        });
+      }
+    } catch (e) {
+      for (const p of good) {
+        await restore(p.target, previous.get(p.target) ?? null);
+        results[p.index] = { ok: false, error: e };
+      }
+      return;
+    }
+    for (const p of good) {
+      results[p.index] = { ok: true, file: p.file };
+      // A configuration's directory goes with its last file.
+      if (p.text === undefined && p.file.startsWith('hosts/')) await rmdir(dirname(p.target)).catch(() => undefined);
+    }
+  });
+  for (const [target, indexes] of followers) {
+    const winner = byTarget.get(target);
+    const outcome = winner === undefined ? undefined : results[winner.index];
+    for (const index of indexes) if (outcome !== undefined) results[index] = outcome;
+  }
+  return results;
+}
+
+/** Applies one operation; throws its failure. */
+async function applyOne(env: EffectEnv, op: WorkspaceOp): Promise<{ file: string }> {
+  const [result] = await applyWorkspaceOps(env, [op]);
+  if (result === undefined) throw new Error('no result for the workspace operation');
+  if (!result.ok) throw result.error;
+  return { file: result.file };
+}
+
 /** module.write / overlay.write / config.write: renders, checks and stages the file. */
-export async function writeResource(
+export function writeResource(
   env: EffectEnv,
   kind: ResourceKind,
   name: string,
   body: Record<string, unknown>,
 ): Promise<{ file: string }> {
-  const file = resourceFile(kind, name);
-  const text = render(kind, name, body);
-  return env.locks.exclusive(env.workspace, async () => {
-    const target = confined(env, file, `${kind} file`);
-    const previous = await readIfExists(target);
-    await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, text);
-    try {
-      await env.cli.parseCheck(target, file);
-      await regenerate(env, { add: [file], remove: [] });
-    } catch (e) {
-      await restore(target, previous);
-      throw e;
-    }
-    return { file };
-  });
+  return applyOne(env, { kind, name, body });
 }
 
 /** module.delete / overlay.delete: removes the file and drops it from the workspace flake. */
-export async function deleteResource(env: EffectEnv, kind: ResourceKind, name: string): Promise<{ file: string }> {
-  const file = resourceFile(kind, name);
-  return env.locks.exclusive(env.workspace, async () => {
-    const target = confined(env, file, `${kind} file`);
-    const previous = await readIfExists(target);
-    if (previous !== null) await unlink(target);
-    try {
-      await regenerate(env, { add: [], remove: [file] });
-    } catch (e) {
-      await restore(target, previous);
-      throw e;
-    }
-    if (kind === 'config') await rmdir(dirname(target)).catch(() => undefined);
-    return { file };
-  });
+export function deleteResource(env: EffectEnv, kind: ResourceKind, name: string): Promise<{ file: string }> {
+  return applyOne(env, { kind, name });
 }

@@ -33,7 +33,10 @@ export async function measureLimit(ctx: BenchContext): Promise<LimitResults> {
   const reply = new TextEncoder().encode(okReplyStandIn('bench'));
   const replyHeaders = natsHeaders();
   for (const [k, v] of Object.entries(replyHeadersStandIn)) replyHeaders.set(k, v);
-  echoNc.subscribe(ECHO_SUBJECT, { callback: (_e, m) => m.respond(reply, { headers: replyHeaders }) });
+  echoNc.subscribe(ECHO_SUBJECT, { callback: (_e, m) => {
+      m.respond(reply, { headers: replyHeaders });
+    },
+  });
   await echoNc.flush();
 
   const jsm = await jetstreamManager(ctx.admin);

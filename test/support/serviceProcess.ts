@@ -199,10 +199,7 @@ export async function startServiceProcess(options: ServiceProcessOptions = {}): 
     waitForExit: (timeoutMs = 20_000) => {
       if (exitInfo) return Promise.resolve(exitInfo);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`the service did not exit within ${timeoutMs} ms${describeTail()}`)),
-          timeoutMs,
-        );
+        const timer = setTimeout(() => reject(new Error(`the service did not exit within ${timeoutMs} ms${describeTail()}`)), timeoutMs);
         void exit.promise.then((v) => {
           clearTimeout(timer);
           resolve(v);

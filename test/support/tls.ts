@@ -37,7 +37,21 @@ export async function makeTlsFixtures(): Promise<TlsFixtures> {
   const days = '2';
   const ca = (name: string): void =>
     openssl(
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', days, '-subj', `/CN=${name}`],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.pem`,
+        '-days',
+        days,
+        '-subj',
+        `/CN=${name}`,
+      ],
       dir,
     );
   ca('ca');
@@ -50,7 +64,23 @@ export async function makeTlsFixtures(): Promise<TlsFixtures> {
   ] as const) {
     openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
     openssl(
-      ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', days, '-extfile', ext],
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        `${name}.pem`,
+        '-days',
+        days,
+        '-extfile',
+        ext,
+      ],
       dir,
     );
   }

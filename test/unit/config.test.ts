@@ -58,7 +58,11 @@ describe('config: defaults', () => {
 
 describe('config: sources', () => {
   it('reads cim-domain-nix.json from the working directory', () => {
-    const { cwd, file } = withFile({ nats: { url: 'nats://10.0.0.1:4333', reconnect: { maxAttempts: 5 } }, prefix: 'acme', log: { level: 'debug' } });
+    const { cwd, file } = withFile({
+      nats: { url: 'nats://10.0.0.1:4333', reconnect: { maxAttempts: 5 } },
+      prefix: 'acme',
+      log: { level: 'debug' },
+    });
     const c = ok(loadConfig([], {}, cwd));
     expect(c.configFile).toBe(file);
     expect(c.nats.servers).toEqual(['nats://10.0.0.1:4333']);
@@ -168,13 +172,21 @@ describe('config: bad values are named with their source and expected form', () 
   const cases: [string, Record<string, string>, RegExp][] = [
     ['NATS_URL', { NATS_URL: 'http://example.org' }, /NATS_URL \[environment\]: got "http:\/\/example.org"; expected a NATS URL/],
     ['NATS_URL', { NATS_URL: 'nats://' }, /NATS_URL \[environment\]/],
-    ['NIX_DOMAIN_PREFIX', { NIX_DOMAIN_PREFIX: 'nix.prod' }, /NIX_DOMAIN_PREFIX \[environment\]: got "nix.prod"; expected one subject token/],
+    [
+      'NIX_DOMAIN_PREFIX',
+      { NIX_DOMAIN_PREFIX: 'nix.prod' },
+      /NIX_DOMAIN_PREFIX \[environment\]: got "nix.prod"; expected one subject token/,
+    ],
     ['NIX_DOMAIN_PREFIX', { NIX_DOMAIN_PREFIX: 'nix*' }, /NIX_DOMAIN_PREFIX/],
     ['NIX_DOMAIN_PREFIX', { NIX_DOMAIN_PREFIX: 'a b' }, /NIX_DOMAIN_PREFIX/],
     ['INSPECTOR_PORT', { INSPECTOR_PORT: '65536' }, /INSPECTOR_PORT \[environment\]: got "65536"; expected a TCP port/],
     ['INSPECTOR_PORT', { INSPECTOR_PORT: '80.5' }, /INSPECTOR_PORT/],
     ['INSPECTOR_ENABLED', { INSPECTOR_ENABLED: 'maybe' }, /INSPECTOR_ENABLED \[environment\]: got "maybe"; expected true or false/],
-    ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }, /LOG_LEVEL \[environment\]: got "verbose"; expected one of fatal, error, warn, info, debug, trace, silent/],
+    [
+      'LOG_LEVEL',
+      { LOG_LEVEL: 'verbose' },
+      /LOG_LEVEL \[environment\]: got "verbose"; expected one of fatal, error, warn, info, debug, trace, silent/,
+    ],
     ['NATS_RECONNECT_FACTOR', { NATS_RECONNECT_FACTOR: '0.5' }, /NATS_RECONNECT_FACTOR.*expected a number from 1 to 100/],
     ['NATS_RECONNECT_INITIAL_MS', { NATS_RECONNECT_INITIAL_MS: '-5' }, /NATS_RECONNECT_INITIAL_MS/],
     ['NATS_RECONNECT_MAX_ATTEMPTS', { NATS_RECONNECT_MAX_ATTEMPTS: '0' }, /NATS_RECONNECT_MAX_ATTEMPTS.*"infinite"/],
@@ -202,7 +214,11 @@ describe('config: bad values are named with their source and expected form', () 
 
   it('names every bad setting in one message', () => {
     const { message, settings } = bad(
-      loadConfig([], { NATS_URL: 'ftp://x', NIX_DOMAIN_PREFIX: 'a.b', INSPECTOR_PORT: 'x', LOG_LEVEL: 'x', NIX_SNAPSHOT_EVERY: '0' }, dir()),
+      loadConfig(
+        [],
+        { NATS_URL: 'ftp://x', NIX_DOMAIN_PREFIX: 'a.b', INSPECTOR_PORT: 'x', LOG_LEVEL: 'x', NIX_SNAPSHOT_EVERY: '0' },
+        dir(),
+      ),
     );
     expect(settings).toEqual(['NATS_URL', 'NIX_DOMAIN_PREFIX', 'INSPECTOR_PORT', 'LOG_LEVEL', 'NIX_SNAPSHOT_EVERY']);
     expect(message).toMatch(/^Invalid configuration: 5 problems\./);
@@ -240,13 +256,19 @@ describe('config: bad values are named with their source and expected form', () 
   });
 
   it('wants user and password together', () => {
-    expect(bad(loadConfig([], { NATS_PASSWORD: 'p' }, dir())).message).toMatch(/NATS_PASSWORD \(environment\) \[rule\]: got a password without a user/);
-    expect(bad(loadConfig([], { NATS_USER: 'u' }, dir())).message).toMatch(/NATS_USER \(environment\) \[rule\]: got a user without a password/);
+    expect(bad(loadConfig([], { NATS_PASSWORD: 'p' }, dir())).message).toMatch(
+      /NATS_PASSWORD \(environment\) \[rule\]: got a password without a user/,
+    );
+    expect(bad(loadConfig([], { NATS_USER: 'u' }, dir())).message).toMatch(
+      /NATS_USER \(environment\) \[rule\]: got a user without a password/,
+    );
   });
 
   it('refuses two authentication methods at once', () => {
     const { message } = bad(loadConfig([], { NATS_TOKEN: 't', NATS_NKEY_SEED: SEED }, dir()));
-    expect(message).toMatch(/NATS_TOKEN \(environment\) \+ NATS_NKEY_SEED \(environment\) \[rule\]: got more than one authentication method/);
+    expect(message).toMatch(
+      /NATS_TOKEN \(environment\) \+ NATS_NKEY_SEED \(environment\) \[rule\]: got more than one authentication method/,
+    );
   });
 
   it('wants a client certificate and its key together', () => {
@@ -267,7 +289,19 @@ describe('config: bad values are named with their source and expected form', () 
   });
 
   it('never throws, whatever the environment holds', () => {
-    const names = ['NATS_URL', 'NATS_USER', 'NATS_PASSWORD', 'NATS_NKEY_SEED', 'NATS_CREDS', 'NIX_DOMAIN_PREFIX', 'INSPECTOR_PORT', 'LOG_LEVEL', 'NATS_RECONNECT_FACTOR', 'NATS_RECONNECT_MAX_ATTEMPTS', 'NIX_BINARY_CACHE_URL'];
+    const names = [
+      'NATS_URL',
+      'NATS_USER',
+      'NATS_PASSWORD',
+      'NATS_NKEY_SEED',
+      'NATS_CREDS',
+      'NIX_DOMAIN_PREFIX',
+      'INSPECTOR_PORT',
+      'LOG_LEVEL',
+      'NATS_RECONNECT_FACTOR',
+      'NATS_RECONNECT_MAX_ATTEMPTS',
+      'NIX_BINARY_CACHE_URL',
+    ];
     const cwd = dir();
     fc.assert(
       fc.property(fc.dictionary(fc.constantFrom(...names), fc.string()), fc.array(fc.string(), { maxLength: 3 }), (env, argv) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise, SimulatedClock, type Actor } from 'xstate';
+import { createActor, fromPromise, initialTransition, SimulatedClock, transition, type Actor } from 'xstate';
 import {
   backoffCeiling,
   backoffDelay,
@@ -21,7 +21,9 @@ function harness(outcomes: Outcome[], input: ReconnectionInput = {}) {
         attempts.push({ attempt: i.attempt, at: clock.now() });
         const next = outcomes.shift();
         if (!next) return new Promise<ConnectOutput>(() => undefined); // never settles
-        return 'server' in next ? Promise.resolve({ server: next.server }) : Promise.reject(Object.assign(new Error(next.error.message), next.error));
+        return 'server' in next
+          ? Promise.resolve({ server: next.server })
+          : Promise.reject(Object.assign(new Error(next.error.message), next.error));
       }),
     },
   });
@@ -128,10 +130,13 @@ describe('reconnection machine: first connection', () => {
 
   it('caps every delay at the configured maximum', async () => {
     const refused = { error: { message: 'connection refused', terminal: false } };
-    const { actor, clock } = harness(Array.from({ length: 12 }, () => refused), {
-      random: () => 0.9999999,
-      maxDelayMs: 2000,
-    });
+    const { actor, clock } = harness(
+      Array.from({ length: 12 }, () => refused),
+      {
+        random: () => 0.9999999,
+        maxDelayMs: 2000,
+      },
+    );
     actor.start();
     await settle();
     const delays: number[] = [];
@@ -289,5 +294,37 @@ describe('reconnection machine: an established connection', () => {
     actor.send({ type: 'nats.reconnecting' });
     expect(state(actor)).toBe('connected');
     expect(actor.getSnapshot().context.attempt).toBe(0);
+  });
+});
+
+describe('reconnection machine: pure transitions', () => {
+  const [initial, initialActions] = initialTransition(reconnectionMachine, { random: () => 0.5 });
+
+  it('starts connecting: counts attempt 1, draws its delay and invokes connect', () => {
+    expect(initial.value).toBe('connecting');
+    expect(initial.context.attempt).toBe(1);
+    expect(initial.context.delayMs).toBe(50);
+    expect(initialActions.map((a) => a.type)).toContain('xstate.spawnChild');
+  });
+
+  it('goes from connected to reconnecting on disconnect, and counts client attempts', () => {
+    const connected = reconnectionMachine.resolveState({
+      value: 'connected',
+      context: { ...initial.context, attempt: 0, server: 'nats://a:1' },
+    });
+    const [reconnecting] = transition(reconnectionMachine, connected, { type: 'nats.disconnected' });
+    expect(reconnecting.value).toBe('reconnecting');
+    const [next] = transition(reconnectionMachine, reconnecting, { type: 'nats.reconnecting' });
+    expect(next.context.attempt).toBe(1);
+    expect(next.context.delayMs).toBe(50);
+  });
+
+  it('stops from any state on stop', () => {
+    for (const value of ['connecting', 'connected', 'reconnecting', 'backing_off'] as const) {
+      const snap = reconnectionMachine.resolveState({ value, context: initial.context });
+      const [next] = transition(reconnectionMachine, snap, { type: 'stop' });
+      expect(next.value).toBe('stopped');
+      expect(next.status).toBe('done');
+    }
   });
 });

@@ -39,7 +39,7 @@ async function server(config: string): Promise<NatsServer> {
 
 /** Prove the connection really works: a request to ourselves. */
 async function roundTrip(nc: NatsConnection): Promise<string> {
-  const sub = nc.subscribe('cim.test.echo', { callback: (_e, m) => m.respond(m.data) });
+  const sub = nc.subscribe('cim.test.echo', { callback: (_e, m) => void m.respond(m.data) });
   const reply = await nc.request('cim.test.echo', 'ping', { timeout: 5_000 });
   sub.unsubscribe();
   return reply.string();

@@ -89,7 +89,7 @@ describe('connection: reconnection with a real server', () => {
 
     // A subscription made before the outage still works after it.
     const received: string[] = [];
-    nc.subscribe('cim.test.after', { callback: (_e, m) => received.push(m.string()) });
+    nc.subscribe('cim.test.after', { callback: (_e, m) => void received.push(m.string()) });
     await nc.flush();
 
     await server.kill();

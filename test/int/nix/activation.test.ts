@@ -7,7 +7,14 @@ import { fail, progressContext, succeed, tempWorkspace, type TempWorkspace } fro
 
 const FAKE_REBUILD = fileURLToPath(new URL('../../support/nix/fake-nixos-rebuild.sh', import.meta.url));
 
-const configuration = { system: 'x86_64-linux', hostname: 'box', modules: [], overlays: [], packages: [], specialisations: {} };
+const configuration = {
+  system: 'x86_64-linux',
+  hostname: 'box',
+  modules: [],
+  overlays: [],
+  packages: [],
+  specialisations: {},
+};
 
 describe('nix port: config.activate and config.rollback', () => {
   let plain: TempWorkspace;
@@ -38,16 +45,31 @@ describe('nix port: config.activate and config.rollback', () => {
 
   it('records without executing on a host that is not NixOS', async () => {
     expect(existsSync('/etc/NIXOS')).toBe(false);
-    const result = await succeed(plain.port, { kind: 'config.activate', name: 'box', activation_type: 'switch', generation: 1 });
+    const result = await succeed(plain.port, {
+      kind: 'config.activate',
+      name: 'box',
+      activation_type: 'switch',
+      generation: 1,
+    });
     expect(result).toEqual({ executed: false, reason: expect.stringContaining('not NixOS') });
-    const rollback = await succeed(plain.port, { kind: 'config.rollback', name: 'box', from_generation: 2, to_generation: 1 });
+    const rollback = await succeed(plain.port, {
+      kind: 'config.rollback',
+      name: 'box',
+      from_generation: 2,
+      to_generation: 1,
+    });
     expect(rollback).toEqual({ executed: false, reason: expect.stringContaining('not NixOS') });
   });
 
   it('records without executing when activation is disabled, even on NixOS', async () => {
     const disabled = tempWorkspace({ nixosMarker: marker, nixosRebuildBin: FAKE_REBUILD });
     try {
-      const result = await succeed(disabled.port, { kind: 'config.activate', name: 'box', activation_type: 'test', generation: 1 });
+      const result = await succeed(disabled.port, {
+        kind: 'config.activate',
+        name: 'box',
+        activation_type: 'test',
+        generation: 1,
+      });
       expect(result).toEqual({ executed: false, reason: expect.stringContaining('disabled') });
     } finally {
       disabled.cleanup();
@@ -57,7 +79,11 @@ describe('nix port: config.activate and config.rollback', () => {
   it('runs nixos-rebuild <type> --flake <workspace>#<name> on NixOS with activation enabled', async () => {
     const ctx = progressContext();
     for (const type of ['switch', 'boot', 'test'] as const) {
-      const result = await succeed(nixos.port, { kind: 'config.activate', name: 'box', activation_type: type, generation: 1 }, ctx);
+      const result = await succeed(
+        nixos.port,
+        { kind: 'config.activate', name: 'box', activation_type: type, generation: 1 },
+        ctx,
+      );
       expect(result).toEqual({ executed: true });
     }
     await succeed(nixos.port, { kind: 'config.rollback', name: 'box', from_generation: 3, to_generation: 2 });
@@ -67,7 +93,12 @@ describe('nix port: config.activate and config.rollback', () => {
       `test --flake ${nixos.dir}#box`,
       'switch --rollback',
     ]);
-    expect(ctx.lines).toEqual(expect.arrayContaining([`fake nixos-rebuild switch --flake ${nixos.dir}#box`, 'building the system configuration...']));
+    expect(ctx.lines).toEqual(
+      expect.arrayContaining([
+        `fake nixos-rebuild switch --flake ${nixos.dir}#box`,
+        'building the system configuration...',
+      ]),
+    );
   });
 
   it('reports a failing nixos-rebuild with its exit code and output', async () => {
@@ -79,10 +110,20 @@ describe('nix port: config.activate and config.rollback', () => {
     });
     try {
       await succeed(failing.port, { kind: 'config.write', name: 'box', configuration });
-      const failure = await fail(failing.port, { kind: 'config.activate', name: 'box', activation_type: 'switch', generation: 1 });
+      const failure = await fail(failing.port, {
+        kind: 'config.activate',
+        name: 'box',
+        activation_type: 'switch',
+        generation: 1,
+      });
       expect(failure).toMatchObject({ code: 'nix_failed', exit_code: 3 });
       expect(failure.log_tail).toContain('building the system configuration...');
-      const missing = await fail(failing.port, { kind: 'config.activate', name: 'nobox', activation_type: 'switch', generation: 1 });
+      const missing = await fail(failing.port, {
+        kind: 'config.activate',
+        name: 'nobox',
+        activation_type: 'switch',
+        generation: 1,
+      });
       expect(missing.message).toContain('hosts/nobox/configuration.nix is missing');
     } finally {
       failing.cleanup();

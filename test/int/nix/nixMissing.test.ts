@@ -28,15 +28,23 @@ describe('nix port: nix is not installed', () => {
     { kind: 'module.write', name: 'm', module: {} },
   ];
 
-  it.each(requests.map((r) => [r.kind, r] as const))('answers %s with nix_failed and the install hint', async (_kind, request) => {
-    const failure = await fail(ws.port, request);
-    expect(failure.code).toBe('nix_failed');
-    expect(failure.message).toContain('apt-get install -y nix-bin');
-    expect(existsSync(join(ws.dir, 'a'))).toBe(false);
-  });
+  it.each(requests.map((r) => [r.kind, r] as const))(
+    'answers %s with nix_failed and the install hint',
+    async (_kind, request) => {
+      const failure = await fail(ws.port, request);
+      expect(failure.code).toBe('nix_failed');
+      expect(failure.message).toContain('apt-get install -y nix-bin');
+      expect(existsSync(join(ws.dir, 'a'))).toBe(false);
+    },
+  );
 
   it('still records activations, which need no nix here', async () => {
-    const result = await succeed(ws.port, { kind: 'config.activate', name: 'box', activation_type: 'switch', generation: 1 });
+    const result = await succeed(ws.port, {
+      kind: 'config.activate',
+      name: 'box',
+      activation_type: 'switch',
+      generation: 1,
+    });
     expect(result.executed).toBe(false);
   });
 });

@@ -4,13 +4,16 @@ import { LOG_TAIL_LINES, runProcess } from '../../../src/nix/process.js';
 import { nonce } from '../../support/nix/workspace.js';
 
 function running(marker: string): boolean {
-  return spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout.split('\n').some((l) => l.includes(marker) && !l.startsWith('ps '));
+  return spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .some((l) => l.includes(marker) && !l.startsWith('ps '));
 }
 
 describe('runProcess', () => {
   it('streams stderr lines, keeps stdout, and keeps only the last lines as the tail', async () => {
     const seen: string[] = [];
-    const script = 'i=1; while [ $i -le 40 ]; do echo "err $i" >&2; i=$((i+1)); done; printf "out\\r\\n\\033[31mred\\033[0m\\n" ; echo partial-no-newline >&2; printf x';
+    const script =
+      'i=1; while [ $i -le 40 ]; do echo "err $i" >&2; i=$((i+1)); done; printf "out\\r\\n\\033[31mred\\033[0m\\n" ; echo partial-no-newline >&2; printf x';
     const run = await runProcess('/bin/sh', ['-c', script], { env: process.env, onLine: (l) => seen.push(l) });
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toBe('out\r\n\u001b[31mred\u001b[0m\nx');
@@ -23,7 +26,11 @@ describe('runProcess', () => {
 
   it('strips ANSI codes from streamed stdout lines', async () => {
     const seen: string[] = [];
-    await runProcess('/bin/sh', ['-c', 'printf "\\033[1mbold\\033[0m\\n"'], { env: process.env, onLine: (l) => seen.push(l), streamStdout: true });
+    await runProcess('/bin/sh', ['-c', 'printf "\\033[1mbold\\033[0m\\n"'], {
+      env: process.env,
+      onLine: (l) => seen.push(l),
+      streamStdout: true,
+    });
     expect(seen).toEqual(['bold']);
   });
 

@@ -1,7 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fail, gitFiles, nixEvalJson, nixParse, succeed, tempWorkspace, type TempWorkspace } from '../../support/nix/workspace.js';
+import {
+  fail,
+  gitFiles,
+  nixEvalJson,
+  nixParse,
+  succeed,
+  tempWorkspace,
+  type TempWorkspace,
+} from '../../support/nix/workspace.js';
 
 describe('nix port: modules, overlays and configurations', () => {
   let ws: TempWorkspace;
@@ -27,7 +35,9 @@ describe('nix port: modules, overlays and configurations', () => {
     const file = join(ws.dir, 'modules/web.nix');
     expect(nixParse(file).status).toBe(0);
     const lib = `{ mkOption = o: o; mkDefault = v: v; types = { bool = "bool"; port = "port"; listOf = t: "listOf " + t; }; }`;
-    const evaluated = nixEvalJson(`let m = import ${file} { config = { }; lib = ${lib}; pkgs = { }; }; in { inherit (m) options config; }`);
+    const evaluated = nixEvalJson(
+      `let m = import ${file} { config = { }; lib = ${lib}; pkgs = { }; }; in { inherit (m) options config; }`,
+    );
     expect(evaluated).toEqual({
       options: {
         services: {
@@ -45,7 +55,10 @@ describe('nix port: modules, overlays and configurations', () => {
     await succeed(ws.port, {
       kind: 'overlay.write',
       name: 'tweaks',
-      overlay: { overrides: { hello: { doCheck: false } }, additions: { greeting: 'hi', tools: { $nix: 'prev.hello.name + "-tools"' } } },
+      overlay: {
+        overrides: { hello: { doCheck: false } },
+        additions: { greeting: 'hi', tools: { $nix: 'prev.hello.name + "-tools"' } },
+      },
     });
     const file = join(ws.dir, 'overlays/tweaks.nix');
     const prev = `{ hello = { name = "hello"; overrideAttrs = f: f { } // { overridden = true; }; }; }`;
@@ -87,12 +100,21 @@ describe('nix port: modules, overlays and configurations', () => {
     expect(flake).toContain('web = ./modules/web.nix;');
     expect(flake).toContain('tweaks = import ./overlays/tweaks.nix;');
     expect(flake).toContain('modules = [ ./hosts/host1/configuration.nix ];');
-    expect(gitFiles(ws.dir).sort()).toEqual(['flake.nix', 'hosts/host1/configuration.nix', 'modules/web.nix', 'overlays/tweaks.nix']);
+    expect(gitFiles(ws.dir).sort()).toEqual([
+      'flake.nix',
+      'hosts/host1/configuration.nix',
+      'modules/web.nix',
+      'overlays/tweaks.nix',
+    ]);
   });
 
   it('keeps every module in the workspace flake when many writes arrive at once', async () => {
     const names = Array.from({ length: 12 }, (_, i) => `m${i}`);
-    await Promise.all(names.map((name) => succeed(ws.port, { kind: 'module.write', name, module: { options: {}, config: {}, imports: ['web'] } })));
+    await Promise.all(
+      names.map((name) =>
+        succeed(ws.port, { kind: 'module.write', name, module: { options: {}, config: {}, imports: ['web'] } }),
+      ),
+    );
     const flake = readFileSync(join(ws.dir, 'flake.nix'), 'utf8');
     for (const name of names) expect(flake).toContain(`${name} = ./modules/${name}.nix;`);
     expect(gitFiles(ws.dir)).toEqual(expect.arrayContaining(names.map((n) => `modules/${n}.nix`)));
@@ -112,17 +134,29 @@ describe('nix port: modules, overlays and configurations', () => {
 
   it('refuses a module whose raw expression would not parse and keeps the previous file', async () => {
     const before = readFileSync(join(ws.dir, 'modules/web.nix'), 'utf8');
-    const unbalanced = await fail(ws.port, { kind: 'module.write', name: 'web', module: { config: { x: { $nix: '1); y = (2' } } } });
+    const unbalanced = await fail(ws.port, {
+      kind: 'module.write',
+      name: 'web',
+      module: { config: { x: { $nix: '1); y = (2' } } },
+    });
     expect(unbalanced.code).toBe('nix_failed');
     expect(unbalanced.message).toContain('unbalanced');
-    const unparsable = await fail(ws.port, { kind: 'module.write', name: 'web', module: { config: { x: { $nix: 'a b = c' } } } });
+    const unparsable = await fail(ws.port, {
+      kind: 'module.write',
+      name: 'web',
+      module: { config: { x: { $nix: 'a b = c' } } },
+    });
     expect(unparsable.code).toBe('nix_failed');
     expect(unparsable.message).toContain('nix-instantiate --parse modules/web.nix');
     expect(readFileSync(join(ws.dir, 'modules/web.nix'), 'utf8')).toBe(before);
   });
 
   it('refuses module imports that are paths', async () => {
-    const failure = await fail(ws.port, { kind: 'module.write', name: 'sneaky', module: { imports: ['../../etc/evil'] } });
+    const failure = await fail(ws.port, {
+      kind: 'module.write',
+      name: 'sneaky',
+      module: { imports: ['../../etc/evil'] },
+    });
     expect(failure.code).toBe('forbidden');
     expect(existsSync(join(ws.dir, 'modules/sneaky.nix'))).toBe(false);
   });

@@ -46,7 +46,10 @@ describe('embedded nats-server', () => {
   it('starts one when no URL is configured and nothing answers at 4222, and stops it on shutdown', async () => {
     await waitForFree4222();
     const p = await startServiceProcess({ env: {} });
-    const started = await p.waitForLog((l: LogLine) => typeof l.msg === 'string' && l.msg.startsWith('embedded nats-server running at nats://127.0.0.1:4222'), 30_000);
+    const started = await p.waitForLog(
+      (l: LogLine) => typeof l.msg === 'string' && l.msg.startsWith('embedded nats-server running at nats://127.0.0.1:4222'),
+      30_000,
+    );
     const serverPid = started['server_pid'] as number;
     embeddedPids.push(serverPid);
     expect(started['ws_url']).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);

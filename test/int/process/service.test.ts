@@ -10,13 +10,7 @@ import { join } from 'node:path';
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServer } from '../../support/natsServer.js';
-import {
-  connectionState,
-  killAllServiceProcesses,
-  ROOT,
-  startServiceProcess,
-  type ServiceProcess,
-} from '../../support/serviceProcess.js';
+import { connectionState, killAllServiceProcesses, ROOT, startServiceProcess, type ServiceProcess } from '../../support/serviceProcess.js';
 import { makeTlsFixtures } from '../../support/tls.js';
 
 const servers: NatsServer[] = [];

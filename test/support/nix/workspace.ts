@@ -19,7 +19,11 @@ export interface TempWorkspace {
 /** A fresh workspace directory and a port on it; `cleanup()` removes both. */
 export function tempWorkspace(options: Omit<NixPortOptions, 'workspace'> = {}): TempWorkspace {
   const dir = mkdtempSync(join(tmpdir(), 'cim-nix-'));
-  return { dir, port: createNixPort({ workspace: dir, ...options }), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    port: createNixPort({ workspace: dir, ...options }),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 export interface ProgressContext extends EffectContext {
@@ -55,19 +59,30 @@ export function progressContext(): ProgressContext {
 }
 
 /** Performs a request and asserts it succeeded; returns the result. */
-export async function succeed(port: NixPort, request: EffectRequest, ctx: EffectContext = progressContext()): Promise<Record<string, unknown>> {
+export async function succeed(
+  port: NixPort,
+  request: EffectRequest,
+  ctx: EffectContext = progressContext(),
+): Promise<Record<string, unknown>> {
   const outcome = await port.perform(request, ctx);
   if (outcome.type !== 'effect.succeeded') {
-    throw new Error(`${request.kind} failed: ${outcome.code} ${outcome.message}\n${(outcome.log_tail ?? []).join('\n')}`);
+    throw new Error(
+      `${request.kind} failed: ${outcome.code} ${outcome.message}\n${(outcome.log_tail ?? []).join('\n')}`,
+    );
   }
   expect(outcome.kind).toBe(request.kind);
   return outcome.result;
 }
 
 /** Performs a request and asserts it failed; returns the failure. */
-export async function fail(port: NixPort, request: EffectRequest, ctx: EffectContext = progressContext()): Promise<EffectFailed> {
+export async function fail(
+  port: NixPort,
+  request: EffectRequest,
+  ctx: EffectContext = progressContext(),
+): Promise<EffectFailed> {
   const outcome: EffectOutcome = await port.perform(request, ctx);
-  if (outcome.type !== 'effect.failed') throw new Error(`${request.kind} unexpectedly succeeded: ${JSON.stringify(outcome.result)}`);
+  if (outcome.type !== 'effect.failed')
+    throw new Error(`${request.kind} unexpectedly succeeded: ${JSON.stringify(outcome.result)}`);
   return outcome;
 }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { configMachine, type ConfigContext } from '../../../machines/index.js';
+import { configMachine, type ConfigContext, type EffectRequest } from '../../../machines/index.js';
 import {
   contract,
   expectReplayEquivalent,
@@ -31,6 +31,7 @@ const rollback = (to_generation?: number) =>
   to_generation === undefined ? { type: 'config.rollback', name: 'host' } : { type: 'config.rollback', name: 'host', to_generation };
 
 const ctx = (s: { context: unknown }) => s.context as ConfigContext;
+const hostFile = (name: string) => `hosts/${name}/configuration.nix`;
 
 /** Sends a command and, when it requests an effect, its successful outcome. */
 function done(from: Snap, ...commands: object[]): Snap {
@@ -45,13 +46,17 @@ function done(from: Snap, ...commands: object[]): Snap {
 const created = () => done(initial(configMachine), create);
 
 describe('config machine', () => {
-  it('writes the configuration and records config.created', () => {
-    const [writing, requested] = step(configMachine, initial(configMachine), create);
-    expect(writing.value).toBe('writing');
-    expect(requested).toEqual([{ type: 'effect.requested', effect: { kind: 'config.write', name: 'host', configuration } }]);
-    const [next, signals] = step(configMachine, writing, succeed(pendingOf(writing)));
+  it('records config.created at once and then schedules config.write', () => {
+    const [next, signals] = step(configMachine, initial(configMachine), create);
     expect(next.value).toBe('created');
-    expect(ctx(next)).toMatchObject({ version: 1, name: 'host', configuration, file: 'hosts/host/configuration.nix', last_generation: 0 });
+    expect(ctx(next)).toMatchObject({
+      version: 1,
+      pending_effect: null,
+      name: 'host',
+      configuration,
+      file: 'hosts/host/configuration.nix',
+      last_generation: 0,
+    });
     expect(signals).toEqual([
       {
         type: 'fact.recorded',
@@ -59,7 +64,24 @@ describe('config machine', () => {
         sequence: 1,
         data: { name: 'host', configuration, file: 'hosts/host/configuration.nix' },
       },
+      { type: 'effect.scheduled', effect: { kind: 'config.write', name: 'host', configuration } },
     ]);
+  });
+
+  it('leaves the outcome of a scheduled write unhandled: nothing waits for it', () => {
+    const write: EffectRequest = { kind: 'config.write', name: 'host', configuration };
+    for (const from of [initial(configMachine), created(), done(created(), activate('switch'))]) {
+      for (const outcome of [succeed(write), fail(write)]) {
+        expect(from.can(outcome as never)).toBe(false);
+        const [next, signals] = step(configMachine, from, outcome);
+        expect(next.value).toBe(from.value);
+        expect(next.context).toEqual(from.context);
+        expect(signals).toEqual([]);
+      }
+    }
+    // Nor does an activation in flight take a write's outcome for its own.
+    const [activating] = step(configMachine, created(), activate('switch'));
+    expect(activating.can(succeed(write) as never)).toBe(false);
   });
 
   it('rejects update, activate and rollback of a configuration that does not exist with not_found', () => {
@@ -148,19 +170,43 @@ describe('config machine', () => {
     }
   });
 
-  it('updates the configuration and keeps the resting state', () => {
+  it('updates the configuration at once, schedules the rewrite and keeps the resting state', () => {
     for (const from of [created(), done(created(), activate('switch')), done(created(), activate('boot')), done(created(), activate('test'))]) {
-      const [updating] = step(configMachine, from, update);
-      expect(updating.value).toBe('updating');
-      const [next, signals] = step(configMachine, updating, succeed(pendingOf(updating)));
+      const [next, signals] = step(configMachine, from, update);
       expect(next.value).toBe(from.value);
-      expect(ctx(next).configuration).toEqual(update.configuration);
-      expect(signals).toMatchObject([{ type: 'fact.recorded', name: 'config.updated' }]);
-      const [failed, rejected] = step(configMachine, updating, fail(pendingOf(updating)));
-      expect(failed.value).toBe(from.value);
-      expect(failed.context).toEqual(from.context);
-      expect(rejected).toMatchObject([{ type: 'command.rejected', code: 'nix_failed' }]);
+      expect(ctx(next)).toEqual({ ...ctx(from), version: ctx(from).version + 1, configuration: update.configuration });
+      expect(signals).toEqual([
+        {
+          type: 'fact.recorded',
+          name: 'config.updated',
+          sequence: ctx(from).version + 1,
+          data: { name: 'host', configuration: update.configuration, file: 'hosts/host/configuration.nix' },
+        },
+        { type: 'effect.scheduled', effect: { kind: 'config.write', name: 'host', configuration: update.configuration } },
+      ]);
     }
+  });
+
+  it('takes no update while an activation or a rollback is in flight', () => {
+    const [activating] = step(configMachine, created(), activate('test'));
+    const [rolling] = step(configMachine, done(created(), activate('switch'), activate('switch')), rollback());
+    for (const waiting of [activating, rolling]) {
+      const [next, signals] = step(configMachine, waiting, update);
+      expect(next.value).toBe(waiting.value);
+      expect(next.context).toEqual(waiting.context);
+      expect(signals).toEqual([]);
+    }
+  });
+
+  it('requests activation after the write it activates was scheduled, still effect-first', () => {
+    const actor = live(configMachine);
+    actor.send(create);
+    const signals = actor.send(activate('switch'));
+    expect(actor.snapshot().value).toBe('activating');
+    expect(signals).toEqual([
+      { type: 'effect.requested', effect: { kind: 'config.activate', name: 'host', activation_type: 'switch', generation: 1 } },
+    ]);
+    expect(actor.signals.map((s) => s.type)).toEqual(['fact.recorded', 'effect.scheduled', 'effect.requested']);
   });
 
   it('rolls back to the previous switch generation by default', () => {
@@ -215,7 +261,7 @@ describe('config machine', () => {
     const actor = live(configMachine);
     for (const command of [create, activate('switch'), activate('test'), activate('switch'), rollback(), update]) {
       actor.send(command);
-      actor.send(succeed(pendingOf(actor.snapshot())));
+      if (ctx(actor.snapshot()).pending_effect) actor.send(succeed(pendingOf(actor.snapshot())));
     }
     actor.send(activate('boot'));
     actor.send(fail(pendingOf(actor.snapshot())));
@@ -228,8 +274,10 @@ describe('config machine', () => {
       'config.updated',
       'config.activation_failed',
     ]);
+    expect(actor.signals.filter((s) => s.type === 'effect.scheduled')).toHaveLength(2);
     expect(actor.snapshot().value).toBe('activated');
     expect(ctx(actor.snapshot()).current_generation).toBe(1);
+    expect(actor.errors).toEqual([]);
     expectReplayEquivalent(configMachine, actor.snapshot(), actor.signals);
   });
 
@@ -237,13 +285,19 @@ describe('config machine', () => {
     const commands = [create, activate('switch'), activate('switch'), rollback()];
     const actor = live(configMachine);
     let snapshot = initial(configMachine);
+    const pure: string[] = [];
     for (const c of commands) {
       actor.send(c);
-      [snapshot] = run(configMachine, [c as never], snapshot);
+      let signals;
+      [snapshot, signals] = run(configMachine, [c], snapshot);
+      pure.push(...signals.map((s) => s.type));
+      if (!ctx(snapshot).pending_effect) continue;
       const outcome = succeed(pendingOf(snapshot));
       actor.send(outcome);
-      [snapshot] = run(configMachine, [outcome], snapshot);
+      [snapshot, signals] = run(configMachine, [outcome], snapshot);
+      pure.push(...signals.map((s) => s.type));
     }
+    expect(actor.signals.map((s) => s.type)).toEqual(pure);
     expect(actor.snapshot().value).toEqual(snapshot.value);
     expect(actor.snapshot().context).toEqual(snapshot.context);
   });
@@ -251,9 +305,9 @@ describe('config machine', () => {
   const resting = ['config.create', 'config.update', 'config.activate', 'config.updated', 'config.activated', 'config.activation_failed'];
   const spec: MachineSpec = {
     machine: configMachine,
-    states: ['none', 'writing', 'created', 'updating', 'activating', 'activated', 'boot_ready', 'testing', 'rolling_back'],
-    pending: ['writing', 'updating', 'activating', 'rolling_back'],
-    transient: ['writing', 'updating', 'activating', 'rolling_back'],
+    states: ['none', 'created', 'activating', 'activated', 'boot_ready', 'testing', 'rolling_back'],
+    pending: ['activating', 'rolling_back'],
+    transient: ['activating', 'rolling_back'],
     commandTypes: ['config.create', 'config.update', 'config.activate', 'config.rollback'],
     samples: [
       create,
@@ -270,12 +324,10 @@ describe('config machine', () => {
     ],
     accepts: {
       none: ['config.create', 'config.update', 'config.activate', 'config.rollback', 'config.created'],
-      writing: ['config.created'],
       created: resting,
       activated: [...resting, 'config.rollback', 'config.rolled_back'],
       boot_ready: resting,
       testing: resting,
-      updating: ['config.updated'],
       activating: ['config.activated', 'config.activation_failed'],
       rolling_back: ['config.rolled_back'],
     },
@@ -290,6 +342,15 @@ describe('config machine', () => {
       fc.constantFrom(create, update, rollback(), rollback(1), rollback(2)),
       fc.constantFrom('switch', 'boot', 'test', 'switch').map((t) => activate(t as 'switch')),
     ),
+    workspace: {
+      kinds: ['config.write'],
+      render: (files, effect) => {
+        if (effect.kind === 'config.write') files.set(hostFile(effect.name), effect.configuration);
+      },
+      expected: (c) => (c.file === null ? {} : { [c.file as string]: c.configuration }),
+      // Activation and rollback run after the scheduled writes: the host file is there.
+      requires: (effect) => ('name' in effect ? hostFile(effect.name) : undefined),
+    },
   };
   contract(spec);
 });

@@ -2,7 +2,9 @@
  * Shared test harness for the five aggregate machines: pure stepping with the emitted
  * signals, a live actor that collects `actor.on('*')`, replay of recorded facts into a
  * fresh actor, simulated effect outcomes, and a generic contract (unhandled commands in
- * every state, a graph walk reaching every state, and a replay-equivalence property).
+ * every state, a graph walk reaching every state, a replay-equivalence property, and the
+ * discipline of scheduled effects: emitted only after the facts they render, and rendering a
+ * workspace that matches the facts).
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
@@ -12,6 +14,7 @@ import { registry, type AggregateKind } from '../../../machines/index.js';
 import type {
   AggregateMachine,
   EffectFailed,
+  EffectKind,
   EffectRequest,
   EffectSucceeded,
   FactRecorded,
@@ -43,7 +46,7 @@ export function initial(machine: AggregateMachine): Snap {
 /** One pure step: the next snapshot and the signals it emits. */
 export function step(machine: AggregateMachine, snapshot: Snap, event: EventObject): [Snap, MachineSignal[]] {
   const [next, actions] = transition(machine, snapshot as never, event as never);
-  return [next as Snap, signalsOf(actions as never)];
+  return [next as Snap, signalsOf(actions)];
 }
 
 /** Folds events from the initial snapshot (pure); returns the last snapshot and every signal. */
@@ -73,7 +76,7 @@ export function live(machine: AggregateMachine) {
     /** Sends one event; returns the signals it produced. */
     send(event: EventObject): MachineSignal[] {
       const before = signals.length;
-      actor.send(event as never);
+      actor.send(event);
       return signals.slice(before);
     },
     snapshot: (): Snap => actor.getSnapshot() as Snap,
@@ -87,13 +90,25 @@ export function factsOf(signals: readonly MachineSignal[]): EventObject[] {
     .map((s) => ({ type: s.name, ...(JSON.parse(JSON.stringify(s.data)) as Record<string, unknown>) }));
 }
 
-/** Rebuilds an actor from facts (signals ignored, as during the host's replay). */
+/**
+ * Rebuilds an actor from facts, as the host's replay does. The host ignores the signals of
+ * a replay; still, a replayed fact reports itself with its sequence and never schedules
+ * work nor rejects (a durable waiting fact, `package.build_started`, may request its effect
+ * again: the host resumes it from `pending_effect`).
+ */
 export function replay(machine: AggregateMachine, facts: readonly EventObject[]): Snap {
   const actor = createActor(machine, { input: { aggregate_id: ID } });
+  const signals: MachineSignal[] = [];
+  actor.on('*', (s) => signals.push(s));
   actor.start();
-  for (const f of facts) actor.send(f as never);
+  for (const f of facts) actor.send(f);
   const snapshot = actor.getSnapshot() as Snap;
   expect(snapshot.status).toBe('active');
+  expect(
+    signals.filter((s) => s.type === 'effect.scheduled' || s.type === 'command.rejected' || s.type === 'command.joined'),
+    'a replayed fact schedules nothing',
+  ).toEqual([]);
+  expect(signals.filter((s) => s.type === 'fact.recorded').map((s) => s.sequence)).toEqual(facts.map((_, i) => i + 1));
   return snapshot;
 }
 
@@ -189,6 +204,21 @@ export function pendingOf(snapshot: Snap): EffectRequest {
 /* The generic contract                                                                  */
 /* ------------------------------------------------------------------------------------- */
 
+/**
+ * A model of the workspace files a fact-first machine renders with its scheduled effects,
+ * so the contract can check that the files follow the facts.
+ */
+export interface Workspace {
+  /** The effect kinds the machine schedules. */
+  kinds: readonly EffectKind[];
+  /** Applies one scheduled effect to the files (workspace-relative path -> content). */
+  render: (files: Map<string, unknown>, effect: EffectRequest) => void;
+  /** The files the aggregate's facts say exist, from its context. */
+  expected: (context: Record<string, unknown>) => Record<string, unknown>;
+  /** The file a requested (awaited) effect needs to exist, if any. */
+  requires?: (effect: EffectRequest) => string | undefined;
+}
+
 /** What the contract needs to know about one machine. */
 export interface MachineSpec {
   machine: AggregateMachine;
@@ -211,6 +241,52 @@ export interface MachineSpec {
   abstract: (snapshot: Snap) => string;
   /** Commands the random property draws from. */
   commands: fc.Arbitrary<EventObject>;
+  /** For a machine that schedules effects: the workspace they render. None may be scheduled without it. */
+  workspace?: Workspace;
+}
+
+/**
+ * Follows one live actor's signals, event by event: checks how scheduled effects go with
+ * the rest, renders them into a model workspace and compares it with the facts.
+ */
+export function scheduleObserver(spec: MachineSpec) {
+  const files = new Map<string, unknown>();
+  const kinds: readonly string[] = spec.workspace?.kinds ?? [];
+  return {
+    files,
+    /** The signals one event produced, and the snapshot after it. */
+    observe(signals: readonly MachineSignal[], after: Snap): void {
+      const scheduled = signals.filter((s) => s.type === 'effect.scheduled');
+      if (scheduled.length > 0) {
+        const facts = signals.filter((s) => s.type === 'fact.recorded').length;
+        expect(facts, 'an effect is scheduled only with the facts it renders').toBeGreaterThan(0);
+        expect(
+          signals.findIndex((s) => s.type === 'effect.scheduled'),
+          'scheduled effects follow the facts they render',
+        ).toBe(facts);
+        expect(
+          signals.filter((s) => s.type === 'command.rejected' || s.type === 'effect.requested' || s.type === 'command.joined'),
+          'a fact-first command neither waits nor is rejected',
+        ).toEqual([]);
+        expect((after.context as { pending_effect: unknown }).pending_effect, 'a scheduled effect is not awaited').toBeNull();
+      }
+      for (const s of signals) {
+        if (s.type === 'effect.scheduled') {
+          expect(kinds, `${s.effect.kind} is a kind this machine schedules`).toContain(s.effect.kind);
+          spec.workspace?.render(files, s.effect);
+        } else if (s.type === 'effect.requested') {
+          // The host runs an aggregate's effects in order: the writes scheduled before have run.
+          const needed = spec.workspace?.requires?.(s.effect);
+          if (needed !== undefined) expect([...files.keys()], `${s.effect.kind} finds its file`).toContain(needed);
+        }
+      }
+      if (spec.workspace) {
+        expect(Object.fromEntries(files), 'the rendered workspace follows the facts').toEqual(
+          spec.workspace.expected(after.context as Record<string, unknown>),
+        );
+      }
+    },
+  };
 }
 
 type Move = EventObject | 'succeed' | 'fail' | 'malformed' | 'stray';
@@ -281,16 +357,21 @@ export function contract(spec: MachineSpec): void {
   it('replays the facts of every walked path into the same state and context', () => {
     const { paths } = walkOnce();
     expect(paths.length).toBeGreaterThan(spec.states.length - 1);
+    const scheduledKinds = new Set<string>();
     for (const p of paths) {
       const actor = live(machine);
+      const workspace = scheduleObserver(spec);
       let durable = actor.snapshot();
       for (const s of p.steps) {
-        actor.send(s.event as EventObject);
+        workspace.observe(actor.send(s.event as EventObject), actor.snapshot());
         if (!spec.transient.includes(String(actor.snapshot().value))) durable = actor.snapshot();
       }
       expect(actor.snapshot().value).toEqual(p.state.value);
       expectReplayEquivalent(machine, durable, actor.signals);
+      for (const s of actor.signals) if (s.type === 'effect.scheduled') scheduledKinds.add(s.effect.kind);
     }
+    // Every effect kind the machine declares is scheduled on some path (and no other).
+    expect([...scheduledKinds].sort()).toEqual([...(spec.workspace?.kinds ?? [])].sort());
   });
 
   it('leaves every command and fact that a state does not accept unhandled', () => {
@@ -333,13 +414,15 @@ export function contract(spec: MachineSpec): void {
     fc.assert(
       fc.property(fc.array(move, { maxLength: 40 }), (moves) => {
         const actor = live(machine);
+        const workspace = scheduleObserver(spec);
         let durable = actor.snapshot();
         for (const m of moves) {
           const before = actor.snapshot();
           const event = resolve(m, before);
-          const handled = before.can(event as never);
+          const handled = before.can(event);
           const signals = actor.send(event);
           const after = actor.snapshot();
+          workspace.observe(signals, after);
           if (!handled) {
             expect(signals).toEqual([]);
             expect(after.value).toEqual(before.value);

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CONFIG_MACHINE_VERSION,
+  FLAKE_MACHINE_VERSION,
+  MODULE_MACHINE_VERSION,
   NixName,
+  OVERLAY_MACHINE_VERSION,
+  PACKAGE_MACHINE_VERSION,
   aggregateKinds,
   configCommands,
   flakeCommands,
@@ -24,8 +29,20 @@ describe('machine registry', () => {
     for (const kind of aggregateKinds) {
       expect(registry[kind].kind).toBe(kind);
       expect(registry[kind].machine.id).toBe(kind);
-      expect(registry[kind].version).toBe(1);
     }
+  });
+
+  it('versions each machine, fact-first module, overlay and config at 2', () => {
+    expect(Object.fromEntries(aggregateKinds.map((k) => [k, registry[k].version]))).toEqual({
+      flake: FLAKE_MACHINE_VERSION,
+      package: PACKAGE_MACHINE_VERSION,
+      module: MODULE_MACHINE_VERSION,
+      overlay: OVERLAY_MACHINE_VERSION,
+      config: CONFIG_MACHINE_VERSION,
+    });
+    expect([FLAKE_MACHINE_VERSION, PACKAGE_MACHINE_VERSION, MODULE_MACHINE_VERSION, OVERLAY_MACHINE_VERSION, CONFIG_MACHINE_VERSION]).toEqual([
+      1, 1, 2, 2, 2,
+    ]);
   });
 
   it('takes the command schemas from the events files', () => {

@@ -43,21 +43,39 @@ describe('workspace confinement', () => {
   });
 
   it('resolves flake references: local ones into the workspace, remote ones unchanged', () => {
-    expect(resolveFlakeRef(ws, 'path:plain')).toEqual({ ok: true, ref: `path:${join(ws, 'plain')}`, directory: join(ws, 'plain') });
+    expect(resolveFlakeRef(ws, 'path:plain')).toEqual({
+      ok: true,
+      ref: `path:${join(ws, 'plain')}`,
+      directory: join(ws, 'plain'),
+    });
     expect(resolveFlakeRef(ws, 'path:plain?dir=x')).toMatchObject({ ok: true, ref: `path:${join(ws, 'plain')}?dir=x` });
     expect(resolveFlakeRef(ws, 'git')).toEqual({ ok: true, ref: join(ws, 'git'), directory: join(ws, 'git') });
     expect(resolveFlakeRef(ws, './plain')).toMatchObject({ ok: true, ref: `path:${join(ws, 'plain')}` });
-    expect(resolveFlakeRef(ws, `git+file://${join(ws, 'git')}`)).toMatchObject({ ok: true, ref: `git+file://${join(ws, 'git')}` });
+    expect(resolveFlakeRef(ws, `git+file://${join(ws, 'git')}`)).toMatchObject({
+      ok: true,
+      ref: `git+file://${join(ws, 'git')}`,
+    });
     expect(resolveFlakeRef(ws, 'github:NixOS/nixpkgs')).toEqual({ ok: true, ref: 'github:NixOS/nixpkgs' });
     // A bare word that is not a flake directory of the workspace is a registry name.
     expect(resolveFlakeRef(ws, 'nixpkgs')).toEqual({ ok: true, ref: 'nixpkgs' });
-    for (const bad of ['path:../x', `path:${root}/outside`, 'path:out', '/etc', '../x', 'git+file:///etc', 'file:relative']) {
+    for (const bad of [
+      'path:../x',
+      `path:${root}/outside`,
+      'path:out',
+      '/etc',
+      '../x',
+      'git+file:///etc',
+      'file:relative',
+    ]) {
       expect(resolveFlakeRef(ws, bad).ok, bad).toBe(false);
     }
   });
 
   it('resolves an input relative to its flake, allowing .. that stays in the workspace', () => {
-    expect(resolveFlakeRef(ws, 'path:../plain', join(ws, 'git'))).toMatchObject({ ok: true, directory: join(ws, 'plain') });
+    expect(resolveFlakeRef(ws, 'path:../plain', join(ws, 'git'))).toMatchObject({
+      ok: true,
+      directory: join(ws, 'plain'),
+    });
     expect(resolveFlakeRef(ws, 'path:../../x', join(ws, 'git')).ok).toBe(false);
   });
 });

@@ -4,7 +4,14 @@ import { attrsToUrl, lockedRootInputs } from '../../../src/nix/flakeLock.js';
 const LOCK = JSON.stringify({
   nodes: {
     nixpkgs: {
-      locked: { lastModified: 1700000000, narHash: 'sha256-AAA=', owner: 'NixOS', repo: 'nixpkgs', rev: 'abc123', type: 'github' },
+      locked: {
+        lastModified: 1700000000,
+        narHash: 'sha256-AAA=',
+        owner: 'NixOS',
+        repo: 'nixpkgs',
+        rev: 'abc123',
+        type: 'github',
+      },
       original: { owner: 'NixOS', ref: 'nixos-unstable', repo: 'nixpkgs', type: 'github' },
     },
     lib: {
@@ -13,10 +20,22 @@ const LOCK = JSON.stringify({
     },
     repo: {
       flake: false,
-      locked: { lastModified: 1, narHash: 'sha256-CCC=', ref: 'main', rev: 'def', revCount: 3, type: 'git', url: 'file:///w/repo' },
+      locked: {
+        lastModified: 1,
+        narHash: 'sha256-CCC=',
+        ref: 'main',
+        rev: 'def',
+        revCount: 3,
+        type: 'git',
+        url: 'file:///w/repo',
+      },
       original: { type: 'git', url: 'file:///w/repo' },
     },
-    tools: { inputs: { nixpkgs: ['nixpkgs'] }, locked: { narHash: 'sha256-DDD=', type: 'path', path: '/t' }, original: { type: 'path', path: '/t' } },
+    tools: {
+      inputs: { nixpkgs: ['nixpkgs'] },
+      locked: { narHash: 'sha256-DDD=', type: 'path', path: '/t' },
+      original: { type: 'path', path: '/t' },
+    },
     root: { inputs: { nixpkgs: 'nixpkgs', lib: 'lib', repo: 'repo', tools: 'tools', alias: ['tools', 'nixpkgs'] } },
   },
   root: 'root',
@@ -25,7 +44,9 @@ const LOCK = JSON.stringify({
 
 describe('flake.lock reader', () => {
   it('formats lock attributes as flake URLs the way nix prints them', () => {
-    expect(attrsToUrl({ type: 'github', owner: 'NixOS', repo: 'nixpkgs', ref: 'nixos-unstable' })).toBe('github:NixOS/nixpkgs/nixos-unstable');
+    expect(attrsToUrl({ type: 'github', owner: 'NixOS', repo: 'nixpkgs', ref: 'nixos-unstable' })).toBe(
+      'github:NixOS/nixpkgs/nixos-unstable',
+    );
     expect(attrsToUrl({ type: 'path', path: '/w/lib', narHash: 'sha256-x=', lastModified: 5 })).toBe(
       'path:/w/lib?lastModified=5&narHash=sha256-x%3D',
     );

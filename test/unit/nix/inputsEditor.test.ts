@@ -22,7 +22,9 @@ function formalsOf(src: string): string[] {
 
 describe('flake inputs editor', () => {
   it('renders an input as one line, or a block when it has flake or follows', () => {
-    expect(renderInput({ name: 'nixpkgs', url: 'github:NixOS/nixpkgs' }, '    ')).toBe('nixpkgs.url = "github:NixOS/nixpkgs";');
+    expect(renderInput({ name: 'nixpkgs', url: 'github:NixOS/nixpkgs' }, '    ')).toBe(
+      'nixpkgs.url = "github:NixOS/nixpkgs";',
+    );
     expect(renderInput({ name: 'hm', url: 'u', flake: false, follows: { nixpkgs: 'nixpkgs' } }, '  ')).toBe(
       'hm = {\n    url = "u";\n    flake = false;\n    inputs.nixpkgs.follows = "nixpkgs";\n  };',
     );
@@ -61,10 +63,15 @@ describe('flake inputs editor', () => {
 }
 `;
     const edited = addInput(src, { name: 'extra', url: 'path:/e' });
-    expect(edited).toBe(src.replace('"github:nix-community/home-manager";\n', '"github:nix-community/home-manager";\n    extra.url = "path:/e";\n'));
+    expect(edited).toBe(
+      src.replace(
+        '"github:nix-community/home-manager";\n',
+        '"github:nix-community/home-manager";\n    extra.url = "path:/e";\n',
+      ),
+    );
     // An open pattern (`...`) gets no new argument.
     expect(formalsOf(edited)).toEqual(['self', 'nixpkgs', 'data', 'hm']);
-    const withoutHm = removeInput(edited, 'hm');
+    const withoutHm = removeInput(edited, 'hm') ?? '';
     expect(withoutHm).not.toContain('hm');
     expect(withoutHm).toContain('# pinned\n    nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.05"; # stable\n');
     expect(withoutHm).toContain('data = { url = "path:/d"; flake = false; };');
@@ -120,7 +127,9 @@ describe('flake inputs editor', () => {
     expect(() => addInput(src, { name: 'lib', url: 'path:/other' })).toThrow(InputEditError);
     expect(() => addInput(TEMPLATE, { name: 'with', url: 'path:/w' })).toThrow(/keyword/);
     expect(() => addInput('let a = 1; in { }', { name: 'x', url: 'y' })).toThrow(/single attribute set/);
-    expect(() => addInput('{ inputs = import ./inputs.nix; outputs = _: { }; }', { name: 'x', url: 'y' })).toThrow(/not a plain attribute set/);
+    expect(() => addInput('{ inputs = import ./inputs.nix; outputs = _: { }; }', { name: 'x', url: 'y' })).toThrow(
+      /not a plain attribute set/,
+    );
     expect(removeInput(TEMPLATE, 'absent')).toBeNull();
   });
 

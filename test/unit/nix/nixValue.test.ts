@@ -37,7 +37,9 @@ describe('JSON to Nix renderer', () => {
   });
 
   it('renders objects one binding per line and short scalar lists inline', () => {
-    expect(renderValue({ a: 1, 'b.c': [true, null, 'x'], d: {} }, '  ')).toBe('{\n    a = 1;\n    "b.c" = [ true null "x" ];\n    d = { };\n  }');
+    expect(renderValue({ a: 1, 'b.c': [true, null, 'x'], d: {} }, '  ')).toBe(
+      '{\n    a = 1;\n    "b.c" = [ true null "x" ];\n    d = { };\n  }',
+    );
     expect(renderValue({ 'b.c': 1 }, '', { pathKeys: true })).toBe('{\n  b.c = 1;\n}');
     expect(renderValue([{ a: 1 }])).toBe('[\n  {\n    a = 1;\n  }\n]');
     expect(renderValue([])).toBe('[ ]');

@@ -1,0 +1,169 @@
+/**
+ * Commands through the real service: round trip (stored in JetStream, published on the seed
+ * subject, replied) at fixed offered rates in an open loop, and the maximum sustained
+ * throughput with a bounded window. Every command yields exactly one event: `module.create`
+ * once per aggregate, then `module.update` with a new body each time.
+ */
+import type { TestService } from '../support/service.js';
+import type { BenchContext } from './context.js';
+import { judge, type Figure } from './figures.js';
+import type { LimitResults } from './limit.js';
+import type { LoadResult, TargetSpec } from './loadProtocol.js';
+import { TARGETS } from './options.js';
+
+export interface CommandResults {
+  create: LoadResult;
+  warmup: LoadResult;
+  rates: LoadResult[];
+  sustained: LoadResult;
+  figures: Figure[];
+}
+
+/** The aggregates the command phases address, and the subjects to address them. */
+export interface CommandFleet {
+  names: string;
+  count: number;
+  create: TargetSpec;
+  update: TargetSpec;
+}
+
+export function commandFleet(svc: TestService, names: string, count: number): CommandFleet {
+  const p = svc.prefix;
+  return {
+    names,
+    count,
+    create: { kind: 'command', action: 'create', subject: `${p}.cmd.module.create`, names, from: 0, count },
+    update: { kind: 'command', action: 'update', subject: `${p}.cmd.module.update`, names, from: 0, count },
+  };
+}
+
+/** Create the fleet's aggregates (one `module.create` each, window-bounded). */
+export async function createFleet(ctx: BenchContext, fleet: CommandFleet, window: number): Promise<LoadResult> {
+  return ctx.load.run({
+    label: `create ${fleet.count} aggregates`,
+    target: fleet.create,
+    drive: { kind: 'window', window: Math.min(window, fleet.count), total: fleet.count },
+    timeoutMs: ctx.settings.timeoutMs,
+  });
+}
+
+export async function measureCommands(ctx: BenchContext, svc: TestService, fleet: CommandFleet, limit: LimitResults): Promise<CommandResults> {
+  const s = ctx.settings.commands;
+  const smoke = ctx.settings.mode === 'smoke';
+  ctx.log(`commands: creating ${fleet.count} aggregates`);
+  const create = await createFleet(ctx, fleet, s.window);
+  const first = s.rates[0]!;
+  ctx.log(`commands: warm-up ${first.rate}/s for ${s.warmupMs / 1000} s`);
+  const warmup = await ctx.load.run({
+    label: 'command warm-up',
+    target: fleet.update,
+    drive: { kind: 'open', rate: first.rate, durationMs: s.warmupMs },
+    timeoutMs: ctx.settings.timeoutMs,
+  });
+  const rates: LoadResult[] = [];
+  for (const step of s.rates) {
+    ctx.log(`commands: open loop ${step.rate}/s for ${step.durationMs / 1000} s over ${fleet.count} aggregates`);
+    rates.push(
+      await ctx.load.run({
+        label: `command open loop ${step.rate}/s`,
+        target: fleet.update,
+        drive: { kind: 'open', rate: step.rate, durationMs: step.durationMs },
+        timeoutMs: ctx.settings.timeoutMs,
+      }),
+    );
+  }
+  ctx.log(`commands: sustained throughput, window ${s.window}, ${s.sustainedMs / 1000} s`);
+  const sustained = await ctx.load.run({
+    label: `command window ${s.window}`,
+    target: fleet.update,
+    drive: { kind: 'window', window: s.window, durationMs: s.sustainedMs, warmupMs: s.sustainedWarmupMs },
+    timeoutMs: ctx.settings.timeoutMs,
+  });
+
+  const figures: Figure[] = [];
+  const section = `command round trip (stored + published + replied), open loop over ${fleet.count} aggregates`;
+  const j = rates[0]!;
+  const failures = mergeFailures(create.errors, j.errors);
+  const limitP50 = limit.echoLatency.latency.p50 + limit.jsLatency.latency.p50;
+  const limitP99 = limit.echoLatency.latency.p99 + limit.jsLatency.latency.p99;
+  const against50 = 'echo p50 + JetStream p50';
+  const lagNote = j.sendLag ? `scheduler lag p99 ${j.sendLag.p99.toFixed(3)} ms (included)` : undefined;
+  const judged = first.rate === TARGETS.commandRate;
+  figures.push(
+    judge({
+      section,
+      name: `p50 at ${first.rate} cmd/s`,
+      value: j.latency.p50,
+      unit: 'ms',
+      ...(judged ? { target: { op: '<=' as const, value: TARGETS.commandP50Ms } } : {}),
+      ratio: { value: j.latency.p50 / limitP50, against: against50 },
+      failures,
+      smoke,
+    }),
+    judge({ section, name: `p90 at ${first.rate} cmd/s`, value: j.latency.p90, unit: 'ms', failures, smoke }),
+    judge({
+      section,
+      name: `p99 at ${first.rate} cmd/s`,
+      value: j.latency.p99,
+      unit: 'ms',
+      ...(judged ? { target: { op: '<=' as const, value: TARGETS.commandP99Ms } } : {}),
+      ratio: { value: j.latency.p99 / limitP99, against: 'echo p99 + JetStream p99' },
+      failures,
+      smoke,
+    }),
+    judge({ section, name: `p99.9 at ${first.rate} cmd/s`, value: j.latency.p999, unit: 'ms', failures, smoke }),
+    judge({ section, name: `max at ${first.rate} cmd/s`, value: j.latency.max, unit: 'ms', failures, smoke, ...(lagNote ? { note: lagNote } : {}) }),
+    judge({
+      section,
+      name: `p50 ÷ (${against50})`,
+      value: j.latency.p50 / limitP50,
+      unit: '×',
+      ...(judged ? { target: { op: '<=' as const, value: TARGETS.commandP50VsLimit } } : {}),
+      failures,
+      smoke,
+      note: `limit ${limitP50.toFixed(3)} ms = ${limit.echoLatency.latency.p50.toFixed(3)} + ${limit.jsLatency.latency.p50.toFixed(3)}`,
+    }),
+  );
+  for (const r of rates.slice(1)) {
+    const rate = r.drive.kind === 'open' ? r.drive.rate : 0;
+    const note = r.overloaded ? 'overloaded: the open loop stopped when too many requests were waiting' : undefined;
+    figures.push(
+      judge({ section, name: `p50 at ${rate} cmd/s`, value: r.latency.p50, unit: 'ms', failures: r.errors, smoke, ...(note ? { note } : {}) }),
+      judge({ section, name: `p99 at ${rate} cmd/s`, value: r.latency.p99, unit: 'ms', failures: r.errors, smoke }),
+    );
+  }
+
+  const tSection = `sustained commands, one event each (window ${s.window}, ${(s.sustainedMs / 1000).toFixed(0)} s)`;
+  const echoThr = limit.echoThroughput.throughput;
+  figures.push(
+    judge({
+      section: tSection,
+      name: 'throughput',
+      value: sustained.throughput,
+      unit: 'cmd/s',
+      target: { op: '>=', value: TARGETS.sustainedPerS },
+      ratio: { value: sustained.throughput / echoThr, against: 'echo throughput' },
+      failures: sustained.errors,
+      smoke,
+    }),
+    judge({
+      section: tSection,
+      name: 'throughput ÷ echo throughput',
+      value: sustained.throughput / echoThr,
+      unit: '%',
+      target: { op: '>=', value: TARGETS.sustainedVsEcho },
+      failures: sustained.errors,
+      smoke,
+      note: `echo ${Math.round(echoThr).toLocaleString('en-US')} req/s`,
+    }),
+    judge({ section: tSection, name: 'latency p50 (closed loop)', value: sustained.latency.p50, unit: 'ms', failures: sustained.errors, smoke }),
+    judge({ section: tSection, name: 'latency p99 (closed loop)', value: sustained.latency.p99, unit: 'ms', failures: sustained.errors, smoke }),
+  );
+  return { create, warmup, rates, sustained, figures };
+}
+
+export function mergeFailures(...all: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of all) for (const [k, v] of Object.entries(f)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}

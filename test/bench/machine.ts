@@ -1,0 +1,113 @@
+/**
+ * The machine the figures were taken on, and how quiet it was: CPU, cores, memory, versions,
+ * load average, how late a thread wakes from a sub-millisecond sleep (the floor under every
+ * tail latency here), and how much CPU other processes took during each phase.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { summarize, type LatencySummary } from './stats.js';
+
+export interface MachineInfo {
+  cpuModel: string;
+  cores: number;
+  memoryBytes: number;
+  node: string;
+  natsServer: string;
+  os: string;
+  loadAverageAtStart: number[];
+}
+
+export function machineInfo(): MachineInfo {
+  const bin = process.env['NATS_SERVER_BIN'] ?? 'nats-server';
+  const v = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 5_000 });
+  const natsServer = (v.stdout || v.stderr || '').trim().replace(/^nats-server:\s*/, '') || 'unknown';
+  return {
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: cpus().length,
+    memoryBytes: totalmem(),
+    node: process.version,
+    natsServer,
+    os: `${process.platform} ${release()}`,
+    loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
+
+/**
+ * How late this thread wakes from sleeps of 1 ms (sub-ms `Atomics.wait`), `count` times:
+ * on a busy shared machine the scheduler alone puts milliseconds into the tail.
+ */
+export function wakeLateness(count = 1_000): LatencySummary {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+  const late: number[] = [];
+  let t = now();
+  for (let i = 0; i < count; i++) {
+    t += 1;
+    for (let rest = t - now(); rest > 0; rest = t - now()) if (rest > 0.03) Atomics.wait(cell, 0, 0, rest - 0.03);
+    late.push(now() - t);
+    t = Math.max(t, now() - 1);
+  }
+  return summarize(late);
+}
+
+interface CpuSample {
+  at: number;
+  busy: number;
+  total: number;
+  self: number;
+  server: number;
+}
+
+/** CPU use during a phase, in cores (1 = one core busy the whole time). */
+export interface CpuUse {
+  /** This process (service, load generator, clock). */
+  bench: number;
+  natsServer: number;
+  /** Everything else on the machine: the noise. */
+  others: number;
+}
+
+function procTicks(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line (11 and 12 after the name).
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+function sample(serverPid: number | undefined): CpuSample | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const n = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
+    const idle = (n[3] ?? 0) + (n[4] ?? 0);
+    return { at: Date.now(), busy: total - idle, total, self: procTicks(process.pid), server: procTicks(serverPid) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Start measuring CPU use; `stop()` gives the use since start (undefined off Linux). */
+export function cpuMeter(serverPid: () => number | undefined): { stop(): CpuUse | undefined } {
+  const a = sample(serverPid());
+  return {
+    stop: () => {
+      const b = sample(serverPid());
+      if (!a || !b || b.total <= a.total) return undefined;
+      const cores = cpus().length;
+      // /proc/stat counts all cores; per-process ticks are in the same unit (USER_HZ).
+      const perCore = (b.total - a.total) / cores;
+      const bench = (b.self - a.self) / perCore;
+      // A restarted server has a new pid: its ticks restart from 0, so clamp.
+      const natsServer = Math.max(0, b.server - a.server) / perCore;
+      const others = Math.max(0, (b.busy - a.busy) / perCore - bench - natsServer);
+      const r = (x: number): number => Math.round(x * 100) / 100;
+      return { bench: r(bench), natsServer: r(natsServer), others: r(others) };
+    },
+  };
+}

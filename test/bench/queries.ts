@@ -1,0 +1,53 @@
+/**
+ * Query latency at 2,000 q/s (open loop) over the command phase's aggregates. The service is
+ * asked first; while its queries do not answer `ok` (no read models yet) the figure says
+ * what they answered instead of a number, and starts measuring by itself once they do.
+ */
+import type { TestService } from '../support/service.js';
+import type { CommandFleet } from './commands.js';
+import type { BenchContext } from './context.js';
+import { judge, notMeasured, type Figure } from './figures.js';
+import type { LoadResult } from './loadProtocol.js';
+import { benchName } from './payloads.js';
+import { TARGETS } from './options.js';
+
+export interface QueryResults {
+  probe: Record<string, unknown> | { error: string };
+  run?: LoadResult;
+  figures: Figure[];
+}
+
+export async function measureQueries(ctx: BenchContext, svc: TestService, fleet: CommandFleet): Promise<QueryResults> {
+  const section = 'queries';
+  const name = `p99 at ${ctx.settings.queries.rate.toLocaleString('en-US')} q/s`;
+  const target = { op: '<=' as const, value: TARGETS.queryP99Ms };
+  const subject = `${svc.prefix}.query.module.get`;
+  let probe: Record<string, unknown> | { error: string };
+  try {
+    const m = await ctx.admin.request(subject, JSON.stringify({ name: benchName(fleet.names, 0) }), { timeout: 2_000 });
+    probe = m.json<Record<string, unknown>>();
+  } catch (e) {
+    probe = { error: e instanceof Error ? e.message : String(e) };
+  }
+  if (!('status' in probe) || probe['status'] !== 'ok') {
+    const why = 'status' in probe ? `${String(probe['code'])}: ${String(probe['message'])}` : probe.error;
+    return { probe, figures: [notMeasured(section, name, 'ms', `${subject} does not answer ok yet (${why})`, target)] };
+  }
+  const s = ctx.settings.queries;
+  ctx.log(`queries: open loop ${s.rate}/s for ${s.durationMs / 1000} s`);
+  const run = await ctx.load.run({
+    label: `query open loop ${s.rate}/s`,
+    target: { kind: 'query', subject, names: fleet.names, from: 0, count: fleet.count },
+    drive: { kind: 'open', rate: s.rate, durationMs: s.durationMs },
+    timeoutMs: ctx.settings.timeoutMs,
+  });
+  const smoke = ctx.settings.mode === 'smoke';
+  return {
+    probe,
+    run,
+    figures: [
+      judge({ section, name: `p50 at ${s.rate.toLocaleString('en-US')} q/s`, value: run.latency.p50, unit: 'ms', failures: run.errors, smoke }),
+      judge({ section, name, value: run.latency.p99, unit: 'ms', target, failures: run.errors, smoke }),
+    ],
+  };
+}
