@@ -220,6 +220,12 @@ const SETTINGS: Setting[] = [
   { key: 'nats.wsUrl', env: 'NATS_WS_URL', schema: wsUrl, expected: 'a websocket URL such as ws://127.0.0.1:8443' },
   { key: 'nats.embedded', env: 'NATS_EMBEDDED', schema: bool, expected: 'true or false' },
   {
+    key: 'nats.connectTimeoutMs',
+    env: 'NATS_CONNECT_TIMEOUT_MS',
+    schema: int(100, 600_000),
+    expected: 'a whole number of milliseconds from 100 to 600000',
+  },
+  {
     key: 'nats.reconnect.initialDelayMs',
     env: 'NATS_RECONNECT_INITIAL_MS',
     schema: int(0, 3_600_000),
@@ -236,12 +242,6 @@ const SETTINGS: Setting[] = [
     env: 'NATS_RECONNECT_MAX_MS',
     schema: int(0, 3_600_000),
     expected: 'a whole number of milliseconds from 0 to 3600000',
-  },
-  {
-    key: 'nats.connectTimeoutMs',
-    env: 'NATS_CONNECT_TIMEOUT_MS',
-    schema: int(100, 600_000),
-    expected: 'a whole number of milliseconds from 100 to 600000',
   },
   {
     key: 'nats.reconnect.maxAttempts',

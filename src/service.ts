@@ -23,7 +23,7 @@ import { StateStore } from './messaging/stateStore.js';
 import { progressPublisher } from './messaging/progress.js';
 import { createNixPort, resolveInWorkspace } from './nix/index.js';
 import { AggregateSupervisor } from './runtime/aggregateSupervisor.js';
-import { WorkspaceMaterializer, sequentialPerformer } from './runtime/workspaceMaterializer.js';
+import { WorkspaceMaterializer } from './runtime/workspaceMaterializer.js';
 
 export interface ServiceDeps {
   config: Config;
@@ -117,7 +117,7 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     activationEnabled: config.nix.activationEnabled,
     defaultCacheUrl: config.nix.binaryCacheUrl,
   });
-  const materializer = new WorkspaceMaterializer(sequentialPerformer((request, signal) => nix.perform(request, { signal })));
+  const materializer = new WorkspaceMaterializer(nix);
   const supervisor = new AggregateSupervisor({
     logger,
     domain: subjects.prefix,

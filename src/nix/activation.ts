@@ -40,8 +40,7 @@ async function runStep(env: EffectEnv, bin: string, args: string[], ctx: EffectC
   if (run.spawnError !== undefined) {
     throw nixFailed(`${what} could not start (${run.spawnError.code ?? run.spawnError.message}); is ${bin} installed?`);
   }
-  if (run.aborted)
-    throw nixFailed(`${what} was cancelled; run it again.`, { log_tail: run.tail, duration_ms: run.durationMs });
+  if (run.aborted) throw nixFailed(`${what} was cancelled; run it again.`, { log_tail: run.tail, duration_ms: run.durationMs });
   if (run.exitCode !== 0) {
     throw new EffectError('nix_failed', `${what} failed (exit ${run.exitCode ?? 'signal'}); the log tail shows why.`, {
       ...(run.exitCode !== null ? { exit_code: run.exitCode } : {}),
@@ -68,9 +67,7 @@ export async function activateConfiguration(
   if (reason !== null) return { executed: false, reason };
   requireConfiguration(env, request.name);
   const args = [request.activation_type, '--flake', `${env.workspace}#${request.name}`];
-  await env.locks.shared(env.workspace, () =>
-    runStep(env, env.nixosRebuildBin, args, ctx, `nixos-rebuild ${request.activation_type}`),
-  );
+  await env.locks.shared(env.workspace, () => runStep(env, env.nixosRebuildBin, args, ctx, `nixos-rebuild ${request.activation_type}`));
   return { executed: true };
 }
 
@@ -99,12 +96,6 @@ export async function rollbackConfiguration(
     ctx,
     `nix-env --switch-generation ${generation}`,
   );
-  await runStep(
-    env,
-    join(SYSTEM_PROFILE, 'bin', 'switch-to-configuration'),
-    ['switch'],
-    ctx,
-    'switch-to-configuration switch',
-  );
+  await runStep(env, join(SYSTEM_PROFILE, 'bin', 'switch-to-configuration'), ['switch'], ctx, 'switch-to-configuration switch');
   return { executed: true };
 }

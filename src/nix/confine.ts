@@ -133,8 +133,7 @@ export function resolveFlakeRef(workspace: string, flakeRef: string, base?: stri
   }
   const hasScheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.test(flakeRef);
   const [refPath, query] = splitQuery(flakeRef);
-  const looksLikePath =
-    flakeRef === '.' || /^(?:\.{1,2}\/|\/)/.test(flakeRef) || (!hasScheme && existsSync(resolve(from, refPath)));
+  const looksLikePath = flakeRef === '.' || /^(?:\.{1,2}\/|\/)/.test(flakeRef) || (!hasScheme && existsSync(resolve(from, refPath)));
   if (!looksLikePath) return { ok: true, ref: flakeRef };
   const confined = confineTarget(root, resolve(from, refPath), flakeRef);
   if (!confined.ok) return confined;

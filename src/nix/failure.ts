@@ -2,7 +2,7 @@
  * The one failure type of the Nix port. Operations throw {@link EffectError} for expected
  * failures; the port turns it (and anything unexpected) into an `effect.failed` outcome.
  */
-import type { EffectFailed, EffectKind } from '../../machines/_shared/protocol.js';
+import type { EffectFailed, EffectKind } from '../../machines/index.js';
 
 /** The codes a Nix effect can fail with. */
 export type EffectErrorCode = 'nix_failed' | 'forbidden' | 'internal';

@@ -153,15 +153,10 @@ async function editAndRelock(
       else if (existsSync(lockFile)) {
         await unlink(lockFile);
         // nix staged the new lock file; unstage it so the repository is as it was.
-        if (existsSync(join(dir, '.git')))
-          await env.cli.git(dir, ['rm', '-q', '--cached', '--ignore-unmatch', '--', 'flake.lock']);
+        if (existsSync(join(dir, '.git'))) await env.cli.git(dir, ['rm', '-q', '--cached', '--ignore-unmatch', '--', 'flake.lock']);
       }
       if (e instanceof EffectError) {
-        throw new EffectError(
-          e.code,
-          `${e.message} flake.nix and flake.lock were restored to their previous content.`,
-          e.details,
-        );
+        throw new EffectError(e.code, `${e.message} flake.nix and flake.lock were restored to their previous content.`, e.details);
       }
       throw e;
     }
@@ -179,10 +174,7 @@ export async function addFlakeInput(
   const spec: InputSpec = { name: request.name, url: inputUrl(env, dir, request.url) };
   if (request.follows !== undefined) spec.follows = request.follows;
   if (request.flake !== undefined) spec.flake = request.flake;
-  const lock = await editAndRelock(env, request.path, ctx, (text) => addInput(text, spec), [
-    '--update-input',
-    request.name,
-  ]);
+  const lock = await editAndRelock(env, request.path, ctx, (text) => addInput(text, spec), ['--update-input', request.name]);
   const locked = lock === null ? undefined : lockedRootInputs(lock)[request.name];
   return locked === undefined ? {} : { locked };
 }
@@ -223,10 +215,7 @@ export async function updateFlake(
       }
     }
     const ref = localFlakeRef(dir);
-    const args =
-      names.length === 0
-        ? ['flake', 'update', ref]
-        : ['flake', 'lock', ref, ...names.flatMap((n) => ['--update-input', n])];
+    const args = names.length === 0 ? ['flake', 'update', ref] : ['flake', 'lock', ref, ...names.flatMap((n) => ['--update-input', n])];
     await env.cli.nix(args, { ...runContext(ctx), what: `nix ${args.slice(0, 2).join(' ')} ${request.path}` });
     const lock = await readIfExists(join(dir, 'flake.lock'));
     return { locked: lock === null ? {} : lockedRootInputs(lock.toString('utf8')) };
@@ -234,15 +223,10 @@ export async function updateFlake(
 }
 
 /** flake.check: `nix flake check`, leaving the lock file as it is. */
-export async function checkFlake(
-  env: EffectEnv,
-  request: { path: string },
-  ctx: EffectContext,
-): Promise<{ duration_ms: number }> {
+export async function checkFlake(env: EffectEnv, request: { path: string }, ctx: EffectContext): Promise<{ duration_ms: number }> {
   const dir = flakeDir(env, request.path);
   return env.locks.shared(dir, async () => {
-    if (!existsSync(join(dir, 'flake.nix')))
-      throw nixFailed(`there is no flake.nix at ${request.path}; create the flake first.`);
+    if (!existsSync(join(dir, 'flake.nix'))) throw nixFailed(`there is no flake.nix at ${request.path}; create the flake first.`);
     const run = await env.cli.nix(['flake', 'check', '--no-write-lock-file', '-L', localFlakeRef(dir)], {
       ...runContext(ctx),
       what: `nix flake check ${request.path}`,

@@ -38,7 +38,10 @@ function query(attrs: Attrs, skip: string[]): string {
 
 /** Formats lock attributes as a flake URL, the way `nix flake metadata` prints them. */
 export function attrsToUrl(attrs: Attrs): string {
-  const str = (key: string): string => (typeof attrs[key] === 'string' ? (attrs[key] as string) : '');
+  const str = (key: string): string => {
+    const value = attrs[key];
+    return typeof value === 'string' ? value : '';
+  };
   switch (attrs.type) {
     case 'path':
       return `path:${str('path')}${query(attrs, ['path'])}`;
@@ -63,19 +66,14 @@ export function attrsToUrl(attrs: Attrs): string {
       return `flake:${path}${query(attrs, ['id', 'ref', 'rev'])}`;
     }
     default:
-      return `${String(attrs.type ?? 'unknown')}:${query(attrs, [])}`;
+      return `${typeof attrs.type === 'string' ? attrs.type : 'unknown'}:${query(attrs, [])}`;
   }
 }
 
 /** Parses the text of a flake.lock; throws on JSON that is not a lock file. */
 export function parseLockFile(text: string): LockFile {
   const parsed = JSON.parse(text) as Partial<LockFile>;
-  if (
-    typeof parsed !== 'object' ||
-    parsed === null ||
-    typeof parsed.nodes !== 'object' ||
-    typeof parsed.root !== 'string'
-  ) {
+  if (typeof parsed !== 'object' || parsed === null || typeof parsed.nodes !== 'object' || typeof parsed.root !== 'string') {
     throw new Error('flake.lock has no nodes/root');
   }
   return parsed as LockFile;

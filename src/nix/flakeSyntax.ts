@@ -70,8 +70,7 @@ function matchBrackets(src: string, tokens: Token[]): Map<number, number> {
     }
   });
   const open = stack.pop();
-  if (open !== undefined)
-    throw new NixSyntaxError(`unclosed '${tokens[open]?.text}' on line ${lineAt(src, tokens[open]?.start ?? 0)}`);
+  if (open !== undefined) throw new NixSyntaxError(`unclosed '${tokens[open]?.text}' on line ${lineAt(src, tokens[open]?.start ?? 0)}`);
   return partner;
 }
 
@@ -119,17 +118,11 @@ function skipToSemicolon(syntax: Pick<FlakeSyntax, 'tokens' | 'partner' | 'src'>
       if (top !== 'let') pending.pop();
     }
   }
-  throw new FlakeShapeError(
-    `a binding starting on line ${lineAt(syntax.src, tokens[i]?.start ?? 0)} has no closing ';'`,
-  );
+  throw new FlakeShapeError(`a binding starting on line ${lineAt(syntax.src, tokens[i]?.start ?? 0)} has no closing ';'`);
 }
 
 /** Parses the bindings between the braces `open` and `close`. */
-export function parseBindings(
-  syntax: Pick<FlakeSyntax, 'tokens' | 'partner' | 'src'>,
-  open: number,
-  close: number,
-): AttrSet {
+export function parseBindings(syntax: Pick<FlakeSyntax, 'tokens' | 'partner' | 'src'>, open: number, close: number): AttrSet {
   const { tokens, partner } = syntax;
   const bindings: Binding[] = [];
   let i = nextSig(tokens, open + 1);
@@ -150,10 +143,7 @@ export function parseBindings(
       else if (seg.kind === 'punct' && seg.text === '${') {
         path.push(null);
         i = partner.get(i) ?? close;
-      } else
-        throw new FlakeShapeError(
-          `expected an attribute name on line ${lineAt(syntax.src, seg.start)}, found '${seg.text}'`,
-        );
+      } else throw new FlakeShapeError(`expected an attribute name on line ${lineAt(syntax.src, seg.start)}, found '${seg.text}'`);
       i = nextSig(tokens, i + 1);
       const sep = tokens[i];
       if (sep?.kind === 'punct' && sep.text === '.') {
@@ -226,9 +216,7 @@ export function functionFormals(syntax: FlakeSyntax, binding: Binding): Formals 
       }
       formals.push({ name: t.text, first, last });
     } else {
-      throw new FlakeShapeError(
-        `unexpected '${t.text}' in the arguments of outputs on line ${lineAt(syntax.src, t.start)}`,
-      );
+      throw new FlakeShapeError(`unexpected '${t.text}' in the arguments of outputs on line ${lineAt(syntax.src, t.start)}`);
     }
     if (tokens[i]?.text === ',') i = nextSig(tokens, i + 1);
   }

@@ -85,9 +85,7 @@ function addFormal(syntax: FlakeSyntax, name: string): Edit | null {
   const formals = outputs === undefined ? null : functionFormals(syntax, outputs);
   if (formals === null || formals.ellipsis || formals.formals.some((f) => f.name === name)) return null;
   if (NIX_KEYWORDS.has(name)) {
-    throw new InputEditError(
-      `the input name '${name}' is a Nix keyword and cannot be an argument of outputs; choose another name`,
-    );
+    throw new InputEditError(`the input name '${name}' is a Nix keyword and cannot be an argument of outputs; choose another name`);
   }
   const { src, tokens } = syntax;
   const last = formals.formals[formals.formals.length - 1];
@@ -159,9 +157,7 @@ function inputsSet(syntax: FlakeSyntax): { binding: Binding; set: AttrSet } | nu
 export function addInput(src: string, spec: InputSpec): string {
   const syntax = parseFlake(src);
   if (declaredInputs(syntax).includes(spec.name)) {
-    throw new InputEditError(
-      `flake.nix already declares the input '${spec.name}'; remove it first or pick another name`,
-    );
+    throw new InputEditError(`flake.nix already declares the input '${spec.name}'; remove it first or pick another name`);
   }
   const edits: Edit[] = [];
   const existing = inputsSet(syntax);

@@ -19,18 +19,7 @@ export class NixSyntaxError extends Error {
 }
 
 /** Words that cannot be bare attribute names or formal arguments. */
-export const NIX_KEYWORDS: ReadonlySet<string> = new Set([
-  'if',
-  'then',
-  'else',
-  'assert',
-  'with',
-  'let',
-  'in',
-  'rec',
-  'inherit',
-  'or',
-]);
+export const NIX_KEYWORDS: ReadonlySet<string> = new Set(['if', 'then', 'else', 'assert', 'with', 'let', 'in', 'rec', 'inherit', 'or']);
 
 /** Tokens that open a bracket and the text that closes them. */
 export const OPENERS: Readonly<Record<string, string>> = { '{': '}', '(': ')', '[': ']', '${': '}' };
@@ -72,8 +61,7 @@ class Lexer {
       tokens.push(token);
       pos = token.end;
     }
-    if (untilClose)
-      throw new NixSyntaxError(`unterminated \${ … } interpolation starting on line ${lineOf(this.src, at)}`);
+    if (untilClose) throw new NixSyntaxError(`unterminated \${ … } interpolation starting on line ${lineOf(this.src, at)}`);
     return { tokens, end: pos };
   }
 

@@ -111,8 +111,7 @@ export class NixCli {
   private async runProbe(): Promise<ProbeResult> {
     const run = await runProcess(this.nixBin, ['--version'], { env: this.env });
     if (run.spawnError !== undefined || run.exitCode !== 0) {
-      const why =
-        run.spawnError !== undefined ? `${run.spawnError.code ?? run.spawnError.message}` : run.tail.join(' ');
+      const why = run.spawnError !== undefined ? `${run.spawnError.code ?? run.spawnError.message}` : run.tail.join(' ');
       return { available: false, hint: `nix is not usable (${basename(this.nixBin)}: ${why}). ${INSTALL_HINT}.` };
     }
     const version = /(\d+\.\d+(?:\.\d+)?)/.exec(run.stdout)?.[1];
@@ -140,15 +139,11 @@ export class NixCli {
     if (run.exitCode !== 0) {
       const last = [...run.tail].reverse().find((l) => l.startsWith('error:')) ?? run.tail[run.tail.length - 1] ?? '';
       const advice = options.advice ?? 'see the log tail for the cause';
-      throw new EffectError(
-        'nix_failed',
-        `${options.what} failed (exit ${run.exitCode ?? 'signal'}): ${last} — ${advice}.`,
-        {
-          ...(run.exitCode !== null ? { exit_code: run.exitCode } : {}),
-          log_tail: run.tail,
-          duration_ms: run.durationMs,
-        },
-      );
+      throw new EffectError('nix_failed', `${options.what} failed (exit ${run.exitCode ?? 'signal'}): ${last} — ${advice}.`, {
+        ...(run.exitCode !== null ? { exit_code: run.exitCode } : {}),
+        log_tail: run.tail,
+        duration_ms: run.durationMs,
+      });
     }
     return run;
   }

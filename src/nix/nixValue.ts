@@ -4,7 +4,8 @@
  * the single key `"$nix"` is a raw Nix expression, inserted in parentheses after a check that
  * it is balanced and self-contained.
  */
-import { isTrivia, lex, NIX_KEYWORDS, NixSyntaxError, OPENERS } from './lexer.js';
+import { isTrivia, lex, NIX_KEYWORDS, OPENERS } from './lexer.js';
+import { ensureError } from './failure.js';
 
 /** A value that cannot be written as Nix. */
 export class RenderError extends Error {
@@ -67,9 +68,7 @@ export function checkRawExpression(expression: string): void {
   try {
     tokens = lex(expression);
   } catch (e) {
-    throw new RenderError(
-      `the raw Nix expression ${JSON.stringify(expression)} does not lex: ${(e as NixSyntaxError).message}`,
-    );
+    throw new RenderError(`the raw Nix expression ${JSON.stringify(expression)} does not lex: ${ensureError(e).message}`);
   }
   const stack: string[] = [];
   let significant = 0;
@@ -134,8 +133,6 @@ function renderList(items: unknown[], indent: string): string {
 export function renderAttrs(entries: [string, unknown][], indent: string, pathKeys = false): string {
   if (entries.length === 0) return '{ }';
   const inner = `${indent}  `;
-  const lines = entries.map(
-    ([key, v]) => `${inner}${pathKeys ? renderAttrPath(key) : renderAttrName(key)} = ${renderValue(v, inner)};`,
-  );
+  const lines = entries.map(([key, v]) => `${inner}${pathKeys ? renderAttrPath(key) : renderAttrName(key)} = ${renderValue(v, inner)};`);
   return `{\n${lines.join('\n')}\n${indent}}`;
 }

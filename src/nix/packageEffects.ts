@@ -59,9 +59,7 @@ export async function buildPackage(
   try {
     entries = JSON.parse(run.stdout) as BuiltEntry[];
   } catch {
-    throw nixFailed(
-      `nix build printed no JSON result (got ${JSON.stringify(run.stdout.slice(0, 200))}); check the nix version.`,
-    );
+    throw nixFailed(`nix build printed no JSON result (got ${JSON.stringify(run.stdout.slice(0, 200))}); check the nix version.`);
   }
   const first = entries[0];
   if (!Array.isArray(entries) || first?.drvPath === undefined || first.outputs === undefined) {

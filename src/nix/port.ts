@@ -4,7 +4,7 @@
  * a message that says what to do next.
  */
 import { resolve } from 'node:path';
-import type { EffectOutcome, EffectRequest } from '../../machines/_shared/protocol.js';
+import type { EffectOutcome, EffectRequest } from '../../machines/index.js';
 import { activateConfiguration, rollbackConfiguration } from './activation.js';
 import type { EffectContext, EffectEnv } from './effectEnv.js';
 import { toFailedOutcome } from './failure.js';

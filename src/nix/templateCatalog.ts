@@ -177,10 +177,7 @@ const cpp: FlakeTemplateDef = {
         '  nativeBuildInputs = with pkgs; [ cmake ninja pkg-config ];',
         '};',
       ]),
-      devShell([
-        'inputsFrom = [ self.packages.${pkgs.system}.default ];',
-        'packages = with pkgs; [ clang-tools gdb ];',
-      ]),
+      devShell(['inputsFrom = [ self.packages.${pkgs.system}.default ];', 'packages = with pkgs; [ clang-tools gdb ];']),
     ]),
   files: () => ({ '.gitignore': gitignore('build/', 'compile_commands.json'), '.envrc': 'use flake\n' }),
 };
@@ -270,10 +267,7 @@ const nixos: FlakeTemplateDef = {
 };
 
 const homeManager: FlakeTemplateDef = {
-  inputs: [
-    NIXPKGS,
-    { name: 'home-manager', url: 'github:nix-community/home-manager', follows: { nixpkgs: 'nixpkgs' } },
-  ],
+  inputs: [NIXPKGS, { name: 'home-manager', url: 'github:nix-community/home-manager', follows: { nixpkgs: 'nixpkgs' } }],
   body: () => `
     let
       system = "x86_64-linux";

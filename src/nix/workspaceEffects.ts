@@ -211,12 +211,7 @@ async function applyOne(env: EffectEnv, op: WorkspaceOp): Promise<{ file: string
 }
 
 /** module.write / overlay.write / config.write: renders, checks and stages the file. */
-export function writeResource(
-  env: EffectEnv,
-  kind: ResourceKind,
-  name: string,
-  body: Record<string, unknown>,
-): Promise<{ file: string }> {
+export function writeResource(env: EffectEnv, kind: ResourceKind, name: string, body: Record<string, unknown>): Promise<{ file: string }> {
   return applyOne(env, { kind, name, body });
 }
 

@@ -4,16 +4,7 @@
  * exposes them as nixosModules, overlays and nixosConfigurations.
  */
 import { EffectError } from './failure.js';
-import {
-  isIdentifier,
-  RAW_KEY,
-  renderAttrName,
-  renderAttrPath,
-  renderRaw,
-  renderString,
-  renderValue,
-  RenderError,
-} from './nixValue.js';
+import { isIdentifier, RAW_KEY, renderAttrName, renderAttrPath, renderRaw, renderString, renderValue, RenderError } from './nixValue.js';
 
 /** Names of modules, overlays and configurations (also file names). */
 export const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -51,10 +42,7 @@ function header(kind: string, name: string): string {
 function fileRef(entry: string, dir: string, what: string): string {
   if (/^<[A-Za-z0-9._+-]+(\/[A-Za-z0-9._+-]+)*>$/.test(entry)) return entry;
   if (entry.includes('/') || entry.includes('..')) {
-    throw new EffectError(
-      'forbidden',
-      `${what} entry '${entry}' is a path; name a module of the workspace or a <nixpkgs/…> path.`,
-    );
+    throw new EffectError('forbidden', `${what} entry '${entry}' is a path; name a module of the workspace or a <nixpkgs/…> path.`);
   }
   if (!RESOURCE_NAME.test(entry)) throw new RenderError(`${what} entry '${entry}' is not a valid name`);
   return `${dir}/${entry}.nix`;
@@ -96,8 +84,7 @@ function renderOption(value: unknown, indent: string): string {
     if (entries.length === 0) return '{ }';
     return `{\n${entries.map(([k, v]) => `${inner}${renderAttrName(k)} = ${renderOption(v, inner)};`).join('\n')}\n${indent}}`;
   }
-  if (!isObject(value) || isRaw(value))
-    return `lib.mkOption {\n${inner}default = ${renderValue(value, inner)};\n${indent}}`;
+  if (!isObject(value) || isRaw(value)) return `lib.mkOption {\n${inner}default = ${renderValue(value, inner)};\n${indent}}`;
   const lines = Object.entries(value).map(([k, v]) => {
     const rendered = k === 'type' ? renderOptionType(v) : renderValue(v, inner);
     return `${inner}${renderAttrName(k)} = ${rendered};`;
@@ -126,11 +113,9 @@ export function renderOverlay(name: string, body: Json): string {
   const overrides = objectField(body, 'overrides', 'overlay');
   const additions = objectField(body, 'additions', 'overlay');
   const clash = Object.keys(overrides).find((k) => k in additions);
-  if (clash !== undefined)
-    throw new RenderError(`'${clash}' is both an addition and an override of the overlay; keep one`);
+  if (clash !== undefined) throw new RenderError(`'${clash}' is both an addition and an override of the overlay; keep one`);
   const lines: string[] = [];
-  for (const [pkg, value] of Object.entries(additions))
-    lines.push(`  ${renderAttrName(pkg)} = ${renderValue(value, '  ')};`);
+  for (const [pkg, value] of Object.entries(additions)) lines.push(`  ${renderAttrName(pkg)} = ${renderValue(value, '  ')};`);
   for (const [pkg, value] of Object.entries(overrides)) {
     const attr = renderAttrName(pkg);
     if (isObject(value) && !isRaw(value)) {
@@ -148,12 +133,9 @@ export function renderOverlay(name: string, body: Json): string {
 export function renderConfiguration(name: string, body: Json): string {
   const what = 'configuration';
   const system = typeof body.system === 'string' ? body.system : 'x86_64-linux';
-  if (typeof body.hostname !== 'string' || body.hostname === '')
-    throw new RenderError('configuration.hostname must be a host name');
+  if (typeof body.hostname !== 'string' || body.hostname === '') throw new RenderError('configuration.hostname must be a host name');
   const modules = stringList(body, 'modules', what).map((m) => fileRef(m, '../../modules', 'configuration.modules'));
-  const overlays = stringList(body, 'overlays', what).map(
-    (o) => `(import ${fileRef(o, '../../overlays', 'configuration.overlays')})`,
-  );
+  const overlays = stringList(body, 'overlays', what).map((o) => `(import ${fileRef(o, '../../overlays', 'configuration.overlays')})`);
   const packages = stringList(body, 'packages', what).map((p) => `pkgs.${renderAttrPath(p)}`);
   const specialisations = objectField(body, 'specialisations', what);
 
@@ -191,8 +173,7 @@ export function renderWorkspaceFlake(contents: WorkspaceContents): string {
   const modules = contents.modules.map((m) => `${renderAttrName(m)} = ./modules/${m}.nix;`);
   const overlays = contents.overlays.map((o) => `${renderAttrName(o)} = import ./overlays/${o}.nix;`);
   const hosts = contents.hosts.map(
-    (h) =>
-      `${renderAttrName(h)} = nixpkgs.lib.nixosSystem {\n        modules = [ ./hosts/${h}/configuration.nix ];\n      };`,
+    (h) => `${renderAttrName(h)} = nixpkgs.lib.nixosSystem {\n        modules = [ ./hosts/${h}/configuration.nix ];\n      };`,
   );
   return [
     '# Managed by cim-domain-nix: regenerated whenever a module, overlay or configuration changes.',

@@ -28,6 +28,7 @@ export class AggregateSupervisor {
       ...host,
       onLoaded: (slot, loaded) => {
         this.live += loaded ? 1 : -1;
+        if (loaded && this.live > this.residentCap) this.enforceCapSoon();
         host.onLoaded?.(slot, loaded);
       },
     };
@@ -88,9 +89,21 @@ export class AggregateSupervisor {
     return passivated;
   }
 
+  private capCheck: NodeJS.Immediate | undefined;
+
+  /** Passivate beyond the cap once the current burst of work has been handed out. */
+  private enforceCapSoon(): void {
+    if (this.capCheck) return;
+    this.capCheck = setImmediate(() => {
+      this.capCheck = undefined;
+      this.passivate(Number.POSITIVE_INFINITY, this.residentCap);
+    });
+  }
+
   /** Start the periodic passivation sweep; returns its stop. */
   startPassivation(idleMs: number, cap: number, onPassivated?: (n: number) => void): () => void {
-    const every = Math.max(250, Math.min(10_000, Math.floor(idleMs / 4)));
+    // At least every second, so the resident cap is restored soon after busy actors go idle.
+    const every = Math.max(250, Math.min(1_000, Math.floor(idleMs / 4)));
     const timer = setInterval(() => {
       const n = this.passivate(idleMs, cap);
       if (n > 0) onPassivated?.(n);
@@ -114,7 +127,7 @@ export class AggregateSupervisor {
     if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'drain' });
     const deadline = Date.now() + timeoutMs;
     for (const slot of this.slots.values()) {
-      while (slot.busy && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+      while (slot.busy && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     }
     for (const slot of this.slots.values()) slot.stop();
     if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'drained' });
@@ -130,7 +143,6 @@ export class AggregateSupervisor {
     }
     this.slots.set(command.key, slot);
     slot.enqueue(command.work);
-    if (this.live > this.residentCap) this.passivate(Number.POSITIVE_INFINITY, this.residentCap);
   }
 
   /** The resident cap enforced on delivery (set by the service from its configuration). */

@@ -56,6 +56,7 @@ interface CpuSample {
   busy: number;
   total: number;
   self: number;
+  children: number;
   server: number;
 }
 
@@ -63,20 +64,23 @@ interface CpuSample {
 export interface CpuUse {
   /** This process (service, load generator, clock). */
   bench: number;
+  /** Child processes of this process that ended in the phase (nix, git run by the service). */
+  children: number;
   natsServer: number;
   /** Everything else on the machine: the noise. */
   others: number;
 }
 
-function procTicks(pid: number | undefined): number {
-  if (!pid) return 0;
+/** [own ticks, ticks of waited-for children] of a process. */
+function procTicks(pid: number | undefined): [number, number] {
+  if (!pid) return [0, 0];
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the whole line (11 and 12 after the name).
-    return Number(fields[11]) + Number(fields[12]);
+    // utime, stime, cutime, cstime are fields 14–17 of the whole line (11–14 after the name).
+    return [Number(fields[11]) + Number(fields[12]), Number(fields[13]) + Number(fields[14])];
   } catch {
-    return 0;
+    return [0, 0];
   }
 }
 
@@ -86,7 +90,8 @@ function sample(serverPid: number | undefined): CpuSample | undefined {
     const n = line.trim().split(/\s+/).slice(1).map(Number);
     const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
     const idle = (n[3] ?? 0) + (n[4] ?? 0);
-    return { at: Date.now(), busy: total - idle, total, self: procTicks(process.pid), server: procTicks(serverPid) };
+    const [self, children] = procTicks(process.pid);
+    return { at: Date.now(), busy: total - idle, total, self, children, server: procTicks(serverPid)[0] };
   } catch {
     return undefined;
   }
@@ -105,9 +110,10 @@ export function cpuMeter(serverPid: () => number | undefined): { stop(): CpuUse 
       const bench = (b.self - a.self) / perCore;
       // A restarted server has a new pid: its ticks restart from 0, so clamp.
       const natsServer = Math.max(0, b.server - a.server) / perCore;
-      const others = Math.max(0, (b.busy - a.busy) / perCore - bench - natsServer);
+      const children = (b.children - a.children) / perCore;
+      const others = Math.max(0, (b.busy - a.busy) / perCore - bench - natsServer - children);
       const r = (x: number): number => Math.round(x * 100) / 100;
-      return { bench: r(bench), natsServer: r(natsServer), others: r(others) };
+      return { bench: r(bench), children: r(children), natsServer: r(natsServer), others: r(others) };
     },
   };
 }

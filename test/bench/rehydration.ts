@@ -74,9 +74,11 @@ function slotHost(read: SlotHost['read'], loadSnapshot?: SlotHost['loadSnapshot'
   };
 }
 
-async function timeMedian(times: number, fn: () => Promise<void>, now: () => number): Promise<number> {
+/** Median of up to `times` runs, stopping early once `budgetMs` is spent (at least one run). */
+async function timeMedian(times: number, fn: () => Promise<void>, now: () => number, budgetMs = 3_000): Promise<number> {
   const out: number[] = [];
-  for (let i = 0; i < times; i++) {
+  const start = now();
+  for (let i = 0; i < times && (i === 0 || now() - start < budgetMs); i++) {
     const t = now();
     await fn();
     out.push(now() - t);
@@ -110,14 +112,23 @@ async function measureVariant(ctx: BenchContext, label: string, snapshotEvery: n
     );
     const subject = `${prefix}.cmd.module.update`;
     let counter = 0;
+    /** One update's round trip; a failure is counted (a timeout with its elapsed time), not thrown. */
     const update = async (): Promise<number> => {
-      const { ms, reply } = await timedRequest(ctx, ctx.admin, subject, moduleUpdatePayload(name, ++counter), ctx.settings.timeoutMs);
-      if (reply['status'] !== 'ok') {
-        const code = String(reply['code']);
+      const t = ctx.now();
+      try {
+        const { ms, reply } = await timedRequest(ctx, ctx.admin, subject, moduleUpdatePayload(name, ++counter), ctx.settings.timeoutMs);
+        if (reply['status'] !== 'ok') {
+          const code = String(reply['code']);
+          failures.push({ [code]: 1 });
+          failureMessages[code] ??= String(reply['message']);
+        }
+        return ms;
+      } catch (e) {
+        const code = e instanceof Error && /timeout/i.test(`${e.name} ${e.message}`) ? 'timeout' : 'request_failed';
         failures.push({ [code]: 1 });
-        failureMessages[code] ??= String(reply['message']);
+        failureMessages[code] ??= e instanceof Error ? e.message : String(e);
+        return ctx.now() - t;
       }
-      return ms;
     };
     const firstReplyMs: number[] = [];
     const warmReplyMs: number[] = [];

@@ -85,11 +85,13 @@ export function renderMarkdown(r: BenchResult): string {
   lines.push('');
   lines.push('CPU per phase (cores; "others" is load from outside the bench):');
   lines.push('');
-  lines.push('| phase | s | bench process | nats-server | others |');
-  lines.push('|---|---|---|---|---|');
+  lines.push('| phase | s | bench process | its children (nix, git) | nats-server | others |');
+  lines.push('|---|---|---|---|---|---|');
   for (const p of r.phases) {
-    const c = p.cpu;
-    lines.push(`| ${cell(p.phase)} | ${p.seconds.toFixed(1)} | ${c ? c.bench.toFixed(2) : '?'} | ${c ? c.natsServer.toFixed(2) : '?'} | ${c ? c.others.toFixed(2) : '?'} |`);
+    // Below ~0.3 s the 10 ms tick of /proc/stat makes the split meaningless.
+    const c = p.seconds >= 0.3 ? p.cpu : undefined;
+    const f = (x: number | undefined): string => (x === undefined ? '?' : x.toFixed(2));
+    lines.push(`| ${cell(p.phase)} | ${p.seconds.toFixed(1)} | ${f(c?.bench)} | ${f(c?.children)} | ${f(c?.natsServer)} | ${f(c?.others)} |`);
   }
   lines.push('');
   lines.push('Reproduce: `npm run bench` (full), `npm run bench -- --smoke` (seconds), `--aggregates 1000000` for the full memory target.');

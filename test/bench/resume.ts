@@ -74,7 +74,8 @@ export async function measureResume(ctx: BenchContext): Promise<ResumeResults> {
           resumeMs = ctx.now() - tUp;
           break;
         }
-        failures[r.code] = (failures[r.code] ?? 0) + 1;
+        const code = r.ok ? 'ok' : r.code;
+        failures[code] = (failures[code] ?? 0) + 1;
         await new Promise((res) => setTimeout(res, ATTEMPT_PAUSE_MS));
       }
       rounds.push({ outageMs: tUp - tDown, resumeMs, attempts, failures });

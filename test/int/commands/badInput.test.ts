@@ -2,6 +2,9 @@
  * Every bad input of every command subject gets the right error code, an error-topic
  * record with the original payload, and the service keeps serving.
  */
+import { symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServer } from '../../support/natsServer.js';
 import { startTestService, type TestService } from '../../support/service.js';
@@ -110,7 +113,14 @@ describe('command intake', () => {
     const [agg, action] = cmd.split('.') as [string, string];
     const reply = await request(svc.client, `${svc.prefix}.cmd.${agg}.${action}`, body);
     expect(reply.data).toMatchObject({ status: 'error', code: 'forbidden' });
-    expect(String(reply.data['message'])).toMatch(/leaves the workspace/);
+    expect(String(reply.data['message'])).toMatch(/(outside|inside) the workspace/);
+  });
+
+  it('refuses a flake path that leads through a symlink out of the workspace', async () => {
+    await symlink(tmpdir(), join(svc.workspace, 'escape'));
+    const reply = await request(svc.client, `${svc.prefix}.cmd.flake.create`, { path: 'escape/x', description: 'x' });
+    expect(reply.data).toMatchObject({ status: 'error', code: 'forbidden' });
+    expect(String(reply.data['message'])).toMatch(/symlink/);
   });
 
   it.each([

@@ -78,7 +78,8 @@ describe('durable aggregates', () => {
     let svc = await start(prefix, { NIX_SNAPSHOT_EVERY: '10' });
     await cmd(svc, 'create', { name, module: body(0) });
     for (let i = 1; i < 25; i++) await cmd(svc, 'update', { name, module: body(i) });
-    const kv = await new Kvm(svc.client).open(subjectsFor(prefix).stateBucket);
+    const observer = await connect({ servers: server.url });
+    const kv = await new Kvm(observer).open(subjectsFor(prefix).stateBucket);
     const key = `snap.module.${namedId('module', name)}`;
     await expect.poll(async () => (await kv.get(key))?.json<{ version: number }>().version).toBe(20);
     await stop(svc);
@@ -93,6 +94,7 @@ describe('durable aggregates', () => {
     svc = await start(prefix, { NIX_SNAPSHOT_EVERY: '10' });
     expect((await cmd(svc, 'update', { name, module: body(26) })).data).toMatchObject({ status: 'ok', version: 27 });
     await stop(svc);
+    await observer.close();
   });
 
   it('passivates idle actors and rebuilds them on the next command', async () => {
@@ -110,7 +112,7 @@ describe('durable aggregates', () => {
     const svc = await start(uniquePrefix('cap'), { NIX_RESIDENT_CAP: '10' });
     const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => cmd(svc, 'create', { name: `m${i}`, module: body(i) })));
     expect(replies.every((r) => r.data['status'] === 'ok')).toBe(true);
-    await expect.poll(() => live(svc)).toBeLessThanOrEqual(10);
+    await expect.poll(() => live(svc), { timeout: 20_000 }).toBeLessThanOrEqual(10);
     expect((await cmd(svc, 'update', { name: 'm0', module: body(100) })).data).toMatchObject({ status: 'ok', version: 2 });
     await stop(svc);
   });

@@ -79,11 +79,7 @@ describe('nix port: config.activate and config.rollback', () => {
   it('runs nixos-rebuild <type> --flake <workspace>#<name> on NixOS with activation enabled', async () => {
     const ctx = progressContext();
     for (const type of ['switch', 'boot', 'test'] as const) {
-      const result = await succeed(
-        nixos.port,
-        { kind: 'config.activate', name: 'box', activation_type: type, generation: 1 },
-        ctx,
-      );
+      const result = await succeed(nixos.port, { kind: 'config.activate', name: 'box', activation_type: type, generation: 1 }, ctx);
       expect(result).toEqual({ executed: true });
     }
     await succeed(nixos.port, { kind: 'config.rollback', name: 'box', from_generation: 3, to_generation: 2 });
@@ -94,10 +90,7 @@ describe('nix port: config.activate and config.rollback', () => {
       'switch --rollback',
     ]);
     expect(ctx.lines).toEqual(
-      expect.arrayContaining([
-        `fake nixos-rebuild switch --flake ${nixos.dir}#box`,
-        'building the system configuration...',
-      ]),
+      expect.arrayContaining([`fake nixos-rebuild switch --flake ${nixos.dir}#box`, 'building the system configuration...']),
     );
   });
 

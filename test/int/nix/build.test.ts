@@ -30,10 +30,7 @@ describe('nix port: package.build (real nix, offline)', () => {
 
   it('streams the build log lines to onProgress and returns the store path', async () => {
     const id = nonce();
-    write(
-      join(ws.dir, 'chatty/flake.nix'),
-      shellFlake('echo "step one"; echo "step two" >&2; echo built > $out', id, 'chatty'),
-    );
+    write(join(ws.dir, 'chatty/flake.nix'), shellFlake('echo "step one"; echo "step two" >&2; echo built > $out', id, 'chatty'));
     const ctx = progressContext();
     const result = await succeed(ws.port, { kind: 'package.build', flake_ref: 'path:chatty', attribute: ATTR }, ctx);
     expect(ctx.lines).toEqual(expect.arrayContaining(['chatty> step one', 'chatty> step two']));
@@ -62,10 +59,7 @@ describe('nix port: package.build (real nix, offline)', () => {
   it('kills a running build (and its builder) when the signal aborts', async () => {
     const id = nonce();
     const marker = `sleepy-${id}`;
-    write(
-      join(ws.dir, 'sleepy/flake.nix'),
-      shellFlake(`echo started; /bin/sleep 3; echo ${marker} > $out`, id, 'sleepy'),
-    );
+    write(join(ws.dir, 'sleepy/flake.nix'), shellFlake(`echo started; /bin/sleep 3; echo ${marker} > $out`, id, 'sleepy'));
     const ctx = progressContext();
     const started = performance.now();
     const pending = ws.port.perform({ kind: 'package.build', flake_ref: 'sleepy', attribute: ATTR }, ctx);
@@ -140,7 +134,9 @@ describe('nix port: package.build (real nix, offline)', () => {
 
   it('builds a /bin/sh derivation where nix.conf is missing (nix-bin without nix-setup-systemd)', async () => {
     // Without a nix.conf nix would sandbox the build, and /bin/sh does not exist in the sandbox.
-    const bareHost = tempWorkspace({ env: { ...process.env, NIX_CONF_DIR: join(ws.dir, 'no-nix-conf') } });
+    const env: NodeJS.ProcessEnv = { ...process.env, NIX_CONF_DIR: join(ws.dir, 'no-nix-conf') };
+    delete env.NIX_CONFIG; // as on a fresh machine: nothing inherited says `sandbox = false`
+    const bareHost = tempWorkspace({ env });
     try {
       write(join(bareHost.dir, 'fresh/flake.nix'), shellFlake('echo fresh > $out', nonce(), 'fresh'));
       const result = await succeed(bareHost.port, { kind: 'package.build', flake_ref: 'fresh', attribute: ATTR });

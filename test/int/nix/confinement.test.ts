@@ -4,15 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EffectRequest } from '../../../machines/_shared/protocol.js';
 import { resolveInWorkspace } from '../../../src/nix/index.js';
-import {
-  fail,
-  nonce,
-  shellFlake,
-  succeed,
-  tempWorkspace,
-  write,
-  type TempWorkspace,
-} from '../../support/nix/workspace.js';
+import { fail, nonce, shellFlake, succeed, tempWorkspace, write, type TempWorkspace } from '../../support/nix/workspace.js';
 
 describe('nix port: paths stay inside the workspace', () => {
   let ws: TempWorkspace;
@@ -33,26 +25,14 @@ describe('nix port: paths stay inside the workspace', () => {
 
   const refusals: [string, () => EffectRequest][] = [
     ['a .. path', () => ({ kind: 'flake.write', path: '../evil', description: '', template: 'minimal', inputs: {} })],
-    [
-      'a .. in the middle',
-      () => ({ kind: 'flake.write', path: 'a/../../evil', description: '', template: 'minimal', inputs: {} }),
-    ],
+    ['a .. in the middle', () => ({ kind: 'flake.write', path: 'a/../../evil', description: '', template: 'minimal', inputs: {} })],
     [
       'an absolute path outside',
       () => ({ kind: 'flake.write', path: join(outside, 'x'), description: '', template: 'minimal', inputs: {} }),
     ],
-    [
-      'a symlink that leads out',
-      () => ({ kind: 'flake.write', path: 'escape/sub', description: '', template: 'minimal', inputs: {} }),
-    ],
-    [
-      'a dangling symlink',
-      () => ({ kind: 'flake.write', path: 'dangling/sub', description: '', template: 'minimal', inputs: {} }),
-    ],
-    [
-      'the workspace root',
-      () => ({ kind: 'flake.write', path: '.', description: '', template: 'minimal', inputs: {} }),
-    ],
+    ['a symlink that leads out', () => ({ kind: 'flake.write', path: 'escape/sub', description: '', template: 'minimal', inputs: {} })],
+    ['a dangling symlink', () => ({ kind: 'flake.write', path: 'dangling/sub', description: '', template: 'minimal', inputs: {} })],
+    ['the workspace root', () => ({ kind: 'flake.write', path: '.', description: '', template: 'minimal', inputs: {} })],
     ['an input update through a symlink', () => ({ kind: 'flake.update', path: 'escape' })],
     [
       'a build of path: outside',
@@ -63,14 +43,8 @@ describe('nix port: paths stay inside the workspace', () => {
       () => ({ kind: 'package.build', flake_ref: outside, attribute: 'packages.x86_64-linux.default' }),
     ],
     ['a build of a relative .. path', () => ({ kind: 'package.build', flake_ref: '../x', attribute: 'default' })],
-    [
-      'a build of git+file outside',
-      () => ({ kind: 'package.build', flake_ref: `git+file://${outside}`, attribute: 'default' }),
-    ],
-    [
-      'a build through a symlink',
-      () => ({ kind: 'package.build', flake_ref: 'path:escape', attribute: 'packages.x86_64-linux.default' }),
-    ],
+    ['a build of git+file outside', () => ({ kind: 'package.build', flake_ref: `git+file://${outside}`, attribute: 'default' })],
+    ['a build through a symlink', () => ({ kind: 'package.build', flake_ref: 'path:escape', attribute: 'packages.x86_64-linux.default' })],
     [
       'an out-link outside',
       () => ({

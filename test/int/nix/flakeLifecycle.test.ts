@@ -1,20 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  gitFiles,
-  nixParse,
-  progressContext,
-  succeed,
-  tempWorkspace,
-  type TempWorkspace,
-} from '../../support/nix/workspace.js';
+import { gitFiles, nixParse, progressContext, succeed, tempWorkspace, type TempWorkspace } from '../../support/nix/workspace.js';
 
 interface LockFile {
-  nodes: Record<
-    string,
-    { inputs?: Record<string, string>; locked?: Record<string, unknown>; original?: Record<string, unknown> }
-  >;
+  nodes: Record<string, { inputs?: Record<string, string>; locked?: Record<string, unknown>; original?: Record<string, unknown> }>;
   root: string;
 }
 
@@ -77,11 +67,7 @@ describe('nix port: flake lifecycle (real nix, offline)', () => {
     expect(gitFiles(appDir)).toContain('flake.lock');
 
     const ctx = progressContext();
-    const built = await succeed(
-      port,
-      { kind: 'package.build', flake_ref: 'apps/hello', attribute: 'packages.x86_64-linux.default' },
-      ctx,
-    );
+    const built = await succeed(port, { kind: 'package.build', flake_ref: 'apps/hello', attribute: 'packages.x86_64-linux.default' }, ctx);
     const storePaths = built.store_paths as Record<string, string>;
     expect(Object.keys(storePaths)).toEqual(['out']);
     expect(storePaths.out).toMatch(/^\/nix\/store\/[0-9a-z]{32}-hello$/);
@@ -171,10 +157,7 @@ describe('nix port: flake lifecycle (real nix, offline)', () => {
   it('refuses to update an input the flake does not declare, naming the inputs it has', async () => {
     const { port } = ws;
     await succeed(port, { kind: 'flake.write', path: 'noinputs', description: '', template: 'minimal', inputs: {} });
-    const outcome = await port.perform(
-      { kind: 'flake.update', path: 'noinputs', inputs: ['ghost'] },
-      progressContext(),
-    );
+    const outcome = await port.perform({ kind: 'flake.update', path: 'noinputs', inputs: ['ghost'] }, progressContext());
     expect(outcome).toMatchObject({
       type: 'effect.failed',
       code: 'nix_failed',
@@ -186,10 +169,7 @@ describe('nix port: flake lifecycle (real nix, offline)', () => {
     const { port, dir } = ws;
     await succeed(port, { kind: 'flake.write', path: 'broken', description: '', template: 'minimal', inputs: {} });
     const file = join(dir, 'broken/flake.nix');
-    writeFileSync(
-      file,
-      readFileSync(file, 'utf8').replace('inherit system;', 'inherit system; oops = throw "deliberately broken";'),
-    );
+    writeFileSync(file, readFileSync(file, 'utf8').replace('inherit system;', 'inherit system; oops = throw "deliberately broken";'));
     const outcome = await port.perform({ kind: 'flake.check', path: 'broken' }, progressContext());
     expect(outcome).toMatchObject({ type: 'effect.failed', code: 'nix_failed', exit_code: 1 });
     expect(outcome.type === 'effect.failed' && outcome.log_tail?.join('\n')).toContain('deliberately broken');

@@ -1,15 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  fail,
-  gitFiles,
-  progressContext,
-  succeed,
-  tempWorkspace,
-  write,
-  type TempWorkspace,
-} from '../../support/nix/workspace.js';
+import { fail, gitFiles, progressContext, succeed, tempWorkspace, write, type TempWorkspace } from '../../support/nix/workspace.js';
 
 /** A hand-written flake with comments, follows, a non-flake input and a let … in outputs. */
 function handWritten(dir: string): string {
@@ -70,9 +62,7 @@ describe('nix port: editing inputs of an existing flake (real nix, offline)', ()
       follows: { base: 'base' },
     });
     const edited = readFileSync(join(app, 'flake.nix'), 'utf8');
-    expect(edited).toContain(
-      `    extra = {\n      url = "path:${ws.dir}/extra";\n      inputs.base.follows = "base";\n    };\n  };`,
-    );
+    expect(edited).toContain(`    extra = {\n      url = "path:${ws.dir}/extra";\n      inputs.base.follows = "base";\n    };\n  };`);
     expect(edited).toContain('outputs = { self, base, data, tools, extra }:');
     for (const kept of [
       "# The team's flake",
@@ -187,9 +177,7 @@ describe('nix port: editing inputs of an existing flake (real nix, offline)', ()
     await succeed(ws.port, { kind: 'flake.write', path: 'busy', description: '', template: 'minimal', inputs: {} });
     const names = ['a1', 'a2', 'a3', 'a4'];
     await Promise.all(
-      names.map((name) =>
-        succeed(ws.port, { kind: 'flake.add_input', path: 'busy', name, url: 'path:../base' }, progressContext()),
-      ),
+      names.map((name) => succeed(ws.port, { kind: 'flake.add_input', path: 'busy', name, url: 'path:../base' }, progressContext())),
     );
     const text = readFileSync(join(ws.dir, 'busy/flake.nix'), 'utf8');
     for (const name of names) expect(text).toContain(`${name}.url =`);

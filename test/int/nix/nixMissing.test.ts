@@ -28,15 +28,12 @@ describe('nix port: nix is not installed', () => {
     { kind: 'module.write', name: 'm', module: {} },
   ];
 
-  it.each(requests.map((r) => [r.kind, r] as const))(
-    'answers %s with nix_failed and the install hint',
-    async (_kind, request) => {
-      const failure = await fail(ws.port, request);
-      expect(failure.code).toBe('nix_failed');
-      expect(failure.message).toContain('apt-get install -y nix-bin');
-      expect(existsSync(join(ws.dir, 'a'))).toBe(false);
-    },
-  );
+  it.each(requests.map((r) => [r.kind, r] as const))('answers %s with nix_failed and the install hint', async (_kind, request) => {
+    const failure = await fail(ws.port, request);
+    expect(failure.code).toBe('nix_failed');
+    expect(failure.message).toContain('apt-get install -y nix-bin');
+    expect(existsSync(join(ws.dir, 'a'))).toBe(false);
+  });
 
   it('still records activations, which need no nix here', async () => {
     const result = await succeed(ws.port, {

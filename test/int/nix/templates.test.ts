@@ -5,19 +5,7 @@ import { TEMPLATE_NAMES } from '../../../src/nix/index.js';
 import { renderValue } from '../../../src/nix/nixValue.js';
 import { nixEvalJson, nixParse, succeed, tempWorkspace, type TempWorkspace } from '../../support/nix/workspace.js';
 
-const SPEC_TEMPLATES = [
-  'minimal',
-  'rust',
-  'python',
-  'nodejs',
-  'go',
-  'cpp',
-  'haskell',
-  'polyglot',
-  'nixos',
-  'home-manager',
-  'devshell',
-];
+const SPEC_TEMPLATES = ['minimal', 'rust', 'python', 'nodejs', 'go', 'cpp', 'haskell', 'polyglot', 'nixos', 'home-manager', 'devshell'];
 
 describe('nix port: flake templates', () => {
   let ws: TempWorkspace;

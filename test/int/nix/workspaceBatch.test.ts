@@ -40,11 +40,22 @@ describe('nix port: performBatch of workspace files', () => {
     requests.push({
       kind: 'config.write',
       name: 'host',
-      configuration: { system: 'x86_64-linux', hostname: 'host', modules: ['mod0'], overlays: ['ov'], packages: [], specialisations: {} },
+      configuration: {
+        system: 'x86_64-linux',
+        hostname: 'host',
+        modules: ['mod0'],
+        overlays: ['ov'],
+        packages: [],
+        specialisations: {},
+      },
     });
     const outcomes = await ws.port.performBatch(requests, new AbortController().signal);
     expect(outcomes.map((o) => o.type)).toEqual(requests.map(() => 'effect.succeeded'));
-    expect(outcomes[41]).toEqual({ type: 'effect.succeeded', kind: 'config.write', result: { file: 'hosts/host/configuration.nix' } });
+    expect(outcomes[41]).toEqual({
+      type: 'effect.succeeded',
+      kind: 'config.write',
+      result: { file: 'hosts/host/configuration.nix' },
+    });
     // `nix-instantiate --parse` with 42 files, then with the workspace flake.
     expect(runs()).toEqual([43, 2]);
     const flake = readFileSync(join(ws.dir, 'flake.nix'), 'utf8');
@@ -64,7 +75,13 @@ describe('nix port: performBatch of workspace files', () => {
       { kind: 'flake.check', path: '../outside' },
     ];
     const outcomes = await ws.port.performBatch(requests, new AbortController().signal);
-    expect(outcomes.map((o) => (o.type === 'effect.failed' ? o.code : 'ok'))).toEqual(['ok', 'nix_failed', 'ok', 'nix_failed', 'forbidden']);
+    expect(outcomes.map((o) => (o.type === 'effect.failed' ? o.code : 'ok'))).toEqual([
+      'ok',
+      'nix_failed',
+      'ok',
+      'nix_failed',
+      'forbidden',
+    ]);
     expect(outcomes[1]).toMatchObject({ kind: 'module.write', message: expect.stringContaining('modules/mod1.nix') });
     expect(readFileSync(join(ws.dir, 'modules/mod1.nix'), 'utf8')).toBe(before);
     expect(existsSync(join(ws.dir, 'modules/mod2.nix'))).toBe(false);

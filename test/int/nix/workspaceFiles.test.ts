@@ -1,15 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  fail,
-  gitFiles,
-  nixEvalJson,
-  nixParse,
-  succeed,
-  tempWorkspace,
-  type TempWorkspace,
-} from '../../support/nix/workspace.js';
+import { fail, gitFiles, nixEvalJson, nixParse, succeed, tempWorkspace, type TempWorkspace } from '../../support/nix/workspace.js';
 
 describe('nix port: modules, overlays and configurations', () => {
   let ws: TempWorkspace;
@@ -35,9 +27,7 @@ describe('nix port: modules, overlays and configurations', () => {
     const file = join(ws.dir, 'modules/web.nix');
     expect(nixParse(file).status).toBe(0);
     const lib = `{ mkOption = o: o; mkDefault = v: v; types = { bool = "bool"; port = "port"; listOf = t: "listOf " + t; }; }`;
-    const evaluated = nixEvalJson(
-      `let m = import ${file} { config = { }; lib = ${lib}; pkgs = { }; }; in { inherit (m) options config; }`,
-    );
+    const evaluated = nixEvalJson(`let m = import ${file} { config = { }; lib = ${lib}; pkgs = { }; }; in { inherit (m) options config; }`);
     expect(evaluated).toEqual({
       options: {
         services: {
@@ -100,20 +90,13 @@ describe('nix port: modules, overlays and configurations', () => {
     expect(flake).toContain('web = ./modules/web.nix;');
     expect(flake).toContain('tweaks = import ./overlays/tweaks.nix;');
     expect(flake).toContain('modules = [ ./hosts/host1/configuration.nix ];');
-    expect(gitFiles(ws.dir).sort()).toEqual([
-      'flake.nix',
-      'hosts/host1/configuration.nix',
-      'modules/web.nix',
-      'overlays/tweaks.nix',
-    ]);
+    expect(gitFiles(ws.dir).sort()).toEqual(['flake.nix', 'hosts/host1/configuration.nix', 'modules/web.nix', 'overlays/tweaks.nix']);
   });
 
   it('keeps every module in the workspace flake when many writes arrive at once', async () => {
     const names = Array.from({ length: 12 }, (_, i) => `m${i}`);
     await Promise.all(
-      names.map((name) =>
-        succeed(ws.port, { kind: 'module.write', name, module: { options: {}, config: {}, imports: ['web'] } }),
-      ),
+      names.map((name) => succeed(ws.port, { kind: 'module.write', name, module: { options: {}, config: {}, imports: ['web'] } })),
     );
     const flake = readFileSync(join(ws.dir, 'flake.nix'), 'utf8');
     for (const name of names) expect(flake).toContain(`${name} = ./modules/${name}.nix;`);

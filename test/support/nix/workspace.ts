@@ -66,23 +66,16 @@ export async function succeed(
 ): Promise<Record<string, unknown>> {
   const outcome = await port.perform(request, ctx);
   if (outcome.type !== 'effect.succeeded') {
-    throw new Error(
-      `${request.kind} failed: ${outcome.code} ${outcome.message}\n${(outcome.log_tail ?? []).join('\n')}`,
-    );
+    throw new Error(`${request.kind} failed: ${outcome.code} ${outcome.message}\n${(outcome.log_tail ?? []).join('\n')}`);
   }
   expect(outcome.kind).toBe(request.kind);
   return outcome.result;
 }
 
 /** Performs a request and asserts it failed; returns the failure. */
-export async function fail(
-  port: NixPort,
-  request: EffectRequest,
-  ctx: EffectContext = progressContext(),
-): Promise<EffectFailed> {
+export async function fail(port: NixPort, request: EffectRequest, ctx: EffectContext = progressContext()): Promise<EffectFailed> {
   const outcome: EffectOutcome = await port.perform(request, ctx);
-  if (outcome.type !== 'effect.failed')
-    throw new Error(`${request.kind} unexpectedly succeeded: ${JSON.stringify(outcome.result)}`);
+  if (outcome.type !== 'effect.failed') throw new Error(`${request.kind} unexpectedly succeeded: ${JSON.stringify(outcome.result)}`);
   return outcome;
 }
 

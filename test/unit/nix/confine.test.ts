@@ -58,15 +58,7 @@ describe('workspace confinement', () => {
     expect(resolveFlakeRef(ws, 'github:NixOS/nixpkgs')).toEqual({ ok: true, ref: 'github:NixOS/nixpkgs' });
     // A bare word that is not a flake directory of the workspace is a registry name.
     expect(resolveFlakeRef(ws, 'nixpkgs')).toEqual({ ok: true, ref: 'nixpkgs' });
-    for (const bad of [
-      'path:../x',
-      `path:${root}/outside`,
-      'path:out',
-      '/etc',
-      '../x',
-      'git+file:///etc',
-      'file:relative',
-    ]) {
+    for (const bad of ['path:../x', `path:${root}/outside`, 'path:out', '/etc', '../x', 'git+file:///etc', 'file:relative']) {
       expect(resolveFlakeRef(ws, bad).ok, bad).toBe(false);
     }
   });

@@ -22,9 +22,7 @@ function formalsOf(src: string): string[] {
 
 describe('flake inputs editor', () => {
   it('renders an input as one line, or a block when it has flake or follows', () => {
-    expect(renderInput({ name: 'nixpkgs', url: 'github:NixOS/nixpkgs' }, '    ')).toBe(
-      'nixpkgs.url = "github:NixOS/nixpkgs";',
-    );
+    expect(renderInput({ name: 'nixpkgs', url: 'github:NixOS/nixpkgs' }, '    ')).toBe('nixpkgs.url = "github:NixOS/nixpkgs";');
     expect(renderInput({ name: 'hm', url: 'u', flake: false, follows: { nixpkgs: 'nixpkgs' } }, '  ')).toBe(
       'hm = {\n    url = "u";\n    flake = false;\n    inputs.nixpkgs.follows = "nixpkgs";\n  };',
     );
@@ -64,10 +62,7 @@ describe('flake inputs editor', () => {
 `;
     const edited = addInput(src, { name: 'extra', url: 'path:/e' });
     expect(edited).toBe(
-      src.replace(
-        '"github:nix-community/home-manager";\n',
-        '"github:nix-community/home-manager";\n    extra.url = "path:/e";\n',
-      ),
+      src.replace('"github:nix-community/home-manager";\n', '"github:nix-community/home-manager";\n    extra.url = "path:/e";\n'),
     );
     // An open pattern (`...`) gets no new argument.
     expect(formalsOf(edited)).toEqual(['self', 'nixpkgs', 'data', 'hm']);

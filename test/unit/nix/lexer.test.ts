@@ -23,10 +23,7 @@ describe('nix lexer', () => {
 
   it('reads escapes in strings and indented strings', () => {
     expect(significant('"q\\"uote" x')).toEqual(['string:"q\\"uote"', 'ident:x']);
-    expect(significant("'' a ''' b ''${x} c ''\\n d '' y")).toEqual([
-      "string:'' a ''' b ''${x} c ''\\n d ''",
-      'ident:y',
-    ]);
+    expect(significant("'' a ''' b ''${x} c ''\\n d '' y")).toEqual(["string:'' a ''' b ''${x} c ''\\n d ''", 'ident:y']);
     expect(significant("'' ${ \"''\" } '' z")).toEqual(["string:'' ${ \"''\" } ''", 'ident:z']);
   });
 

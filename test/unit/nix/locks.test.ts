@@ -17,11 +17,13 @@ describe('keyed reader/writer lock', () => {
       await gate.promise;
       order.push('r1 end');
     });
-    const r2 = lock.shared('k', async () => {
+    const r2 = lock.shared('k', () => {
       order.push('r2');
+      return Promise.resolve();
     });
-    const w = lock.exclusive('k', async () => {
+    const w = lock.exclusive('k', () => {
       order.push('w');
+      return Promise.resolve();
     });
     await r2;
     expect(order).toEqual(['r1 start', 'r2']);
@@ -40,11 +42,13 @@ describe('keyed reader/writer lock', () => {
       started.resolve();
       await gate.promise;
     });
-    const r = lock.shared('k', async () => {
+    const r = lock.shared('k', () => {
       order.push('r');
+      return Promise.resolve();
     });
-    const w2 = lock.exclusive('k', async () => {
+    const w2 = lock.exclusive('k', () => {
       order.push('w2');
+      return Promise.resolve();
     });
     await started.promise;
     expect(order).toEqual(['w1']);
@@ -57,10 +61,10 @@ describe('keyed reader/writer lock', () => {
     const lock = new KeyedRwLock();
     const gate = deferred();
     const held = lock.exclusive('a', () => gate.promise);
-    await expect(lock.exclusive('b', async () => 'free')).resolves.toBe('free');
+    await expect(lock.exclusive('b', () => Promise.resolve('free'))).resolves.toBe('free');
     gate.resolve();
     await held;
     await expect(lock.exclusive('a', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
-    await expect(lock.exclusive('a', async () => 'again')).resolves.toBe('again');
+    await expect(lock.exclusive('a', () => Promise.resolve('again'))).resolves.toBe('again');
   });
 });

@@ -9,8 +9,9 @@ describe('flake templates (rendering)', () => {
   });
 
   it('gives minimal no inputs and a /bin/sh package', () => {
-    const [[name, text]] = renderFlake({ template: 'minimal', description: 'd', inputs: {}, flakeDir: '/w/demo' })
-      .files as [[string, string]];
+    const [[name, text]] = renderFlake({ template: 'minimal', description: 'd', inputs: {}, flakeDir: '/w/demo' }).files as [
+      [string, string],
+    ];
     expect(name).toBe('flake.nix');
     expect(text).not.toContain('inputs');
     expect(text).toContain('builder = "/bin/sh";');
@@ -23,19 +24,12 @@ describe('flake templates (rendering)', () => {
     const inputs = declaredInputs(syntax);
     expect(inputs).toContain('extra');
     expect(files.map(([n]) => n)).toContain('.gitignore');
-    for (const input of inputs)
-      expect(files[0]?.[1]).toMatch(new RegExp(`outputs = \\{ self(, [a-z-]+)*, ${input}[ ,]`));
+    for (const input of inputs) expect(files[0]?.[1]).toMatch(new RegExp(`outputs = \\{ self(, [a-z-]+)*, ${input}[ ,]`));
   });
 
   it('refuses an unknown template and unusable input names', () => {
-    expect(() => renderFlake({ template: 'cobol', description: '', inputs: {}, flakeDir: '/w/x' })).toThrow(
-      TemplateError,
-    );
-    expect(() =>
-      renderFlake({ template: 'minimal', description: '', inputs: { self: 'x' }, flakeDir: '/w/x' }),
-    ).toThrow(/self/);
-    expect(() => renderFlake({ template: 'minimal', description: '', inputs: { in: 'x' }, flakeDir: '/w/x' })).toThrow(
-      /keyword/,
-    );
+    expect(() => renderFlake({ template: 'cobol', description: '', inputs: {}, flakeDir: '/w/x' })).toThrow(TemplateError);
+    expect(() => renderFlake({ template: 'minimal', description: '', inputs: { self: 'x' }, flakeDir: '/w/x' })).toThrow(/self/);
+    expect(() => renderFlake({ template: 'minimal', description: '', inputs: { in: 'x' }, flakeDir: '/w/x' })).toThrow(/keyword/);
   });
 });

@@ -25,8 +25,7 @@ describe('workspace renderers', () => {
       options: { 'services.web': { enable: { type: 'bool', default: false }, name: 'plain default' } },
       config: { 'services.web.enable': true },
     });
-    expect(text)
-      .toBe(`# Managed by cim-domain-nix (module web): written from its events, so edits here are replaced on the next update.
+    expect(text).toBe(`# Managed by cim-domain-nix (module web): written from its events, so edits here are replaced on the next update.
 { config, lib, pkgs, ... }:
 
 {
@@ -66,9 +65,7 @@ describe('workspace renderers', () => {
     expect(renderOverlay('o', { overrides: { 'my pkg': { a: 1 } }, additions: {} })).toContain(
       '  "my pkg" = prev."my pkg".overrideAttrs (old: {\n    a = 1;\n  });',
     );
-    expect(() => renderOverlay('o', { overrides: { x: {} }, additions: { x: 1 } })).toThrow(
-      /both an addition and an override/,
-    );
+    expect(() => renderOverlay('o', { overrides: { x: {} }, additions: { x: 1 } })).toThrow(/both an addition and an override/);
   });
 
   it('renders a configuration with platform, host name, packages and specialisations', () => {
@@ -92,8 +89,6 @@ describe('workspace renderers', () => {
     const text = renderWorkspaceFlake({ modules: ['a', 'b.c'], overlays: [], hosts: ['h'] });
     expect(text).toContain('      a = ./modules/a.nix;\n      "b.c" = ./modules/b.c.nix;');
     expect(text).toContain('    overlays = { };');
-    expect(text).toContain(
-      '      h = nixpkgs.lib.nixosSystem {\n        modules = [ ./hosts/h/configuration.nix ];\n      };',
-    );
+    expect(text).toContain('      h = nixpkgs.lib.nixosSystem {\n        modules = [ ./hosts/h/configuration.nix ];\n      };');
   });
 });
