@@ -39,7 +39,7 @@ function machineEvent(type: string, payload: Record<string, unknown>): { type: s
 
 function checkGivenId(given: unknown, computed: string, field: string, key: string): Addressed {
   if (given !== undefined && given !== computed) {
-    return { ok: false, message: `${field} ${String(given)} does not match ${key} (which gives ${computed}); send one or make them agree` };
+    return { ok: false, message: `${field} ${JSON.stringify(given)} does not match ${key} (which gives ${computed}); send one or make them agree` };
   }
   return { ok: true, id: computed };
 }
@@ -53,7 +53,7 @@ export function flakeRefWorkspacePath(ref: string): string | undefined {
 
 function flakeSpec(action: string, shape: z.ZodObject): CommandSpec {
   const create = action === 'create';
-  const schema = (shape as z.ZodObject)
+  const schema = (shape)
     .extend({
       identity: IdentityInput.optional(),
       flake_id: Uuid.optional(),

@@ -7,7 +7,7 @@
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
-import { aggregateKinds, type AggregateKind } from '../../machines/index.js';
+import { aggregateKinds } from '../../machines/index.js';
 import { commandActions, commandSpecs } from '../domain/commands.js';
 import { resolveIdentity, type Identity } from '../domain/identity.js';
 import type { Subjects } from '../domain/subjects.js';
@@ -22,7 +22,7 @@ import {
 } from '../errors.js';
 import type { Reply } from '../runtime/aggregateSlot.js';
 import type { AggregateSupervisor } from '../runtime/aggregateSupervisor.js';
-import { ErrorTopic, replyHeaders } from './errorTopic.js';
+import { type ErrorTopic, replyHeaders } from './errorTopic.js';
 
 export const MAX_COMMAND_BYTES = 1024 * 1024;
 
@@ -110,7 +110,7 @@ export class CommandIntake {
     const address = spec.address(payload);
     if (!address.ok) throw new ValidationError(`${spec.type}: ${address.message}`);
     const identity = idResult.identity;
-    this.deps.supervisor.route(spec.aggregate as AggregateKind, address.id, {
+    this.deps.supervisor.route(spec.aggregate, address.id, {
       type: 'command',
       event: spec.toMachineEvent(payload),
       identity,

@@ -54,7 +54,7 @@ export async function startDiscovery(
     known.add(subject);
     service.addEndpoint(`cmd_${spec.aggregate}_${spec.action}`, {
       subject,
-      handler: guard(handlers.command),
+      handler: guard((m) => handlers.command(m)),
       metadata: { kind: 'command', aggregate: spec.aggregate, action: spec.action },
     });
   }
@@ -63,11 +63,11 @@ export async function startDiscovery(
     known.add(subject);
     service.addEndpoint(`query_${q.aggregate}_${q.action}`, {
       subject,
-      handler: guard(handlers.query),
+      handler: guard((m) => handlers.query(m)),
       metadata: { kind: 'query', aggregate: q.aggregate, action: q.action },
     });
   }
-  service.addEndpoint('health', { subject: HEALTH_SUBJECT, handler: guard(handlers.health), metadata: { kind: 'health' } });
+  service.addEndpoint('health', { subject: HEALTH_SUBJECT, handler: guard((m) => handlers.health(m)), metadata: { kind: 'health' } });
 
   // Subjects under the prefix that no endpoint serves: answered unknown_subject.
   const catchAll: Subscription[] = [subjects.commands, subjects.queries].map((wildcard) =>

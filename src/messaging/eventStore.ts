@@ -24,9 +24,9 @@ export function eventStreamConfig(subjects: Subjects, duplicateWindowMs: number)
   return {
     name: subjects.eventStream,
     subjects: [subjects.storeAll],
-    storage: 'file' as StreamConfig['storage'],
-    retention: 'limits' as StreamConfig['retention'],
-    discard: 'old' as StreamConfig['discard'],
+    storage: 'file',
+    retention: 'limits',
+    discard: 'old',
     max_msgs: -1,
     max_bytes: -1,
     max_age: 0,

@@ -223,11 +223,11 @@ export class AggregateSlot {
 
   private startEffect(request: EffectRequest, entry: LedgerEntry | undefined, identity = entry?.identity): void {
     this.effect = { request, identity: identity!, entries: entry ? [entry] : [] };
-    this.chain(request).then((outcome) => this.enqueue({ type: 'outcome', outcome }));
+    void this.chain(request).then((outcome) => this.enqueue({ type: 'outcome', outcome }));
   }
 
   private schedule(request: EffectRequest, cause: Identity): void {
-    this.chain(request, true).then((outcome) => {
+    void this.chain(request, true).then((outcome) => {
       if (outcome.type === 'effect.failed') this.host.onScheduledFailure?.(this.kind, this.id, outcome, cause);
     });
   }
@@ -294,8 +294,7 @@ export class AggregateSlot {
 
   private maybeSnapshot(): void {
     const every = this.host.snapshotEvery;
-    const save = this.host.saveSnapshot;
-    if (!save || every <= 0 || !this.actor) return;
+    if (!this.host.saveSnapshot || every <= 0 || !this.actor) return;
     const version = this.version();
     if (version - this.snapshotVersion < every) return;
     const ctx = (this.actor.getSnapshot() as { context: { pending_effect?: unknown } }).context;
@@ -311,7 +310,7 @@ export class AggregateSlot {
       ledger: this.ledger.records(),
       taken_at: new Date().toISOString(),
     };
-    save(snapshot).catch((e: unknown) => this.host.logger.warn({ err: ensureError(e), aggregate_id: this.id }, 'snapshot not saved'));
+    this.host.saveSnapshot(snapshot).catch((e: unknown) => this.host.logger.warn({ err: ensureError(e), aggregate_id: this.id }, 'snapshot not saved'));
   }
 
   private okReply(entry: LedgerEntry): OkReply {
