@@ -127,6 +127,26 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
     return;
   }
   logger.info({ server: connection.server, prefix: config.prefix }, 'cim-domain-nix is running');
+
+  // nats.js keeps subscriptions across reconnects; only a connection the supervisor had to
+  // replace (the old one closed) needs the service rebuilt on the new one.
+  let current = connection.connection;
+  let restarting: Promise<void> = Promise.resolve();
+  connection.onConnection((nc) => {
+    if (nc === current || shuttingDown) return;
+    current = nc;
+    restarting = restarting.then(async () => {
+      logger.warn({ server: connection.server }, 'the NATS connection was replaced; restarting the service on the new one');
+      await parts.service?.stop().catch((e: unknown) => logger.warn({ err: ensureError(e) }, 'stopping the old service failed'));
+      if (shuttingDown) return;
+      try {
+        parts.service = await startService({ config, logger, connection, ...(embedded ? { embeddedWsUrl: embedded.wsUrl } : {}) });
+      } catch (e) {
+        logger.error({ err: ensureError(e) }, 'the service could not restart on the new connection; exiting');
+        await shutdown('service restart failed', 1);
+      }
+    });
+  });
 }
 
 async function startEmbeddedIfWanted(config: Config, logger: Logger, env: NodeJS.ProcessEnv): Promise<EmbeddedServer | undefined> {

@@ -140,7 +140,7 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
   const stopPassivation = supervisor.startPassivation(config.aggregates.passivationIdleMs, config.aggregates.residentCap, (n) =>
     logger.debug({ passivated: n, live: supervisor.liveCount }, 'idle aggregates passivated'),
   );
-  const intake = new CommandIntake({ nc, subjects, logger, supervisor, errors, guardPath: workspacePathGuard(config.workspace) });
+  const intake = new CommandIntake({ nc, subjects, logger, supervisor, errors, guardPath: workspacePathGuard(config.workspace), commandTimeoutMs: config.aggregates.commandTimeoutMs });
   const queries = new QueryIntake(subjects, errors, logger);
 
   const health: HealthSources = {

@@ -15,6 +15,7 @@ import {
   DomainError,
   ForbiddenError,
   InvalidJsonError,
+  UnavailableError,
   UnknownSubjectError,
   ValidationError,
   ensureError,
@@ -36,6 +37,8 @@ export interface CommandIntakeDeps {
   supervisor: AggregateSupervisor;
   errors: ErrorTopic;
   guardPath: PathGuard;
+  /** Longest a command may take before it is answered `unavailable`. */
+  commandTimeoutMs: number;
 }
 
 /** Render a zod error as one sentence naming every failing field. */
@@ -110,11 +113,26 @@ export class CommandIntake {
     const address = spec.address(payload);
     if (!address.ok) throw new ValidationError(`${spec.type}: ${address.message}`);
     const identity = idResult.identity;
+    // A command (its Nix effect included) gets an answer within the command timeout: past
+    // it, `unavailable`; the outcome still lands on the event subjects.
+    let answered = false;
+    const timer = setTimeout(() => {
+      answered = true;
+      this.respond(msg, toErrorReply(new UnavailableError(
+        `${spec.type} is still running after ${this.deps.commandTimeoutMs} ms; its outcome will be published on ${this.deps.subjects.events} (correlation ${identity.correlation_id})`,
+      )), identity, aggregate, action);
+    }, this.deps.commandTimeoutMs);
+    timer.unref();
     this.deps.supervisor.route(spec.aggregate, address.id, {
       type: 'command',
       event: spec.toMachineEvent(payload),
       identity,
-      respond: (reply) => this.respond(msg, reply, identity, aggregate, action),
+      respond: (reply) => {
+        if (answered) return;
+        answered = true;
+        clearTimeout(timer);
+        this.respond(msg, reply, identity, aggregate, action);
+      },
     });
   }
 
