@@ -70,6 +70,8 @@ export interface Config {
     snapshotEvery: number;
     /** Longest a command may take, its Nix effect included, before it is answered `unavailable`. */
     commandTimeoutMs: number;
+    /** How long the publisher keeps retrying to store an event before it becomes a dead letter. */
+    storeRetryBudgetMs: number;
   };
   nix: {
     /** Run `nixos-rebuild` on config.activate (only on NixOS hosts). */
@@ -280,6 +282,12 @@ const SETTINGS: Setting[] = [
   {
     key: 'aggregates.commandTimeoutMs',
     env: 'NIX_COMMAND_TIMEOUT_MS',
+    schema: int(1),
+    expected: 'a whole number of milliseconds ≥ 1',
+  },
+  {
+    key: 'aggregates.storeRetryBudgetMs',
+    env: 'NIX_STORE_RETRY_BUDGET_MS',
     schema: int(1),
     expected: 'a whole number of milliseconds ≥ 1',
   },
@@ -529,6 +537,7 @@ export function loadConfig(argv: readonly string[], env: Env, cwd: string = proc
       residentCap: get('aggregates.residentCap', 1_000_000),
       snapshotEvery: get('aggregates.snapshotEvery', 100),
       commandTimeoutMs: get('aggregates.commandTimeoutMs', 600_000),
+      storeRetryBudgetMs: get('aggregates.storeRetryBudgetMs', 10_000),
     },
     nix: {
       activationEnabled: get('nix.activationEnabled', false),

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { createActor } from 'xstate';
 import type { Logger } from 'pino';
@@ -16,13 +17,17 @@ import type { ConnectionSupervisor } from './messaging/connection.js';
 import { startDiscovery } from './messaging/discovery.js';
 import { ErrorTopic } from './messaging/errorTopic.js';
 import { EventPublisher } from './messaging/eventPublisher.js';
-import { EventStore } from './messaging/eventStore.js';
+import { EventStore, type AppendRequest } from './messaging/eventStore.js';
 import { answerHealth, type HealthSources } from './messaging/health.js';
 import { QueryIntake } from './messaging/queryIntake.js';
+import { startProjections } from './projections/index.js';
+import { SeedRelay } from './messaging/seedRelay.js';
 import { StateStore } from './messaging/stateStore.js';
 import { progressPublisher } from './messaging/progress.js';
+import { Inspection } from './inspection/index.js';
 import { createNixPort, resolveInWorkspace } from './nix/index.js';
 import { AggregateSupervisor } from './runtime/aggregateSupervisor.js';
+import { DeadLetters } from './runtime/deadLetters.js';
 import { WorkspaceMaterializer } from './runtime/workspaceMaterializer.js';
 
 export interface ServiceDeps {
@@ -56,45 +61,6 @@ export function workspacePathGuard(workspace: string): PathGuard {
   };
 }
 
-/**
- * Make up seed publications a crash may have skipped (every stored event after the last
- * checkpoint is published again: subscribers may see a duplicate, never a gap), then keep
- * the checkpoint current. Returns the stop, which writes a final checkpoint.
- */
-async function startSeedRelay(store: EventStore, state: StateStore, publisher: EventPublisher, logger: Logger): Promise<() => Promise<void>> {
-  const checkpoint = await state.loadCheckpoint();
-  let republished = 0;
-  let last = checkpoint;
-  for await (const batch of store.readAll(checkpoint)) {
-    for (const stored of batch) {
-      publisher.publishSeed({ event: stored.event, fact: stored.fact });
-      last = stored.stream_seq;
-      republished++;
-    }
-  }
-  if (republished > 0) logger.info({ republished, from: checkpoint + 1, to: last }, 'published events that a previous run had stored but maybe not published');
-  publisher.watermark.acked(last);
-  publisher.watermark.tick();
-  let saved = checkpoint;
-  const save = async (): Promise<void> => {
-    publisher.watermark.tick();
-    const c = publisher.watermark.committed;
-    if (c > saved) {
-      await state.saveCheckpoint(c);
-      saved = c;
-    }
-  };
-  await save();
-  const timer = setInterval(() => {
-    save().catch((e: unknown) => logger.warn({ err: e }, 'relay checkpoint not saved'));
-  }, 1_000);
-  timer.unref();
-  return async () => {
-    clearInterval(timer);
-    await save().catch((e: unknown) => logger.warn({ err: e }, 'final relay checkpoint not saved'));
-  };
-}
-
 export async function startService(deps: ServiceDeps): Promise<RunningService> {
   const { config, logger, connection } = deps;
   const nc = await connection.ready();
@@ -102,16 +68,36 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
   const instanceId = randomUUID();
   const startedAt = Date.now();
 
+  await mkdir(config.workspace, { recursive: true });
   const store = await EventStore.open(nc, subjects, logger);
   const state = await StateStore.open(nc, subjects);
+  // Inspection (on by default): XState's inspect observer on every actor, published on P.inspect.>.
+  const inspection = Inspection.create({ config, logger, nc, subjects, instance: instanceId, version: SERVICE_VERSION, embeddedWsUrl: deps.embeddedWsUrl });
+  inspection?.hub.attachSystem('reconnection', connection.actor);
   const publisherActor = createActor(publisherMachine, { id: 'publisher' });
   publisherActor.subscribe({ error: (err) => logger.error({ err }, 'publisher actor failed') });
   publisherActor.start();
-  const publisher = new EventPublisher(store, nc, subjects, logger, publisherActor);
-  const stopRelay = await startSeedRelay(store, state, publisher, logger);
+  inspection?.hub.attachSystem('publisher', publisherActor);
+  const deadLetters = new DeadLetters(join(config.workspace, '.deadletter'), logger);
+  const publisher = new EventPublisher(
+    store,
+    nc,
+    subjects,
+    logger,
+    publisherActor,
+    { budgetMs: config.aggregates.storeRetryBudgetMs, initialDelayMs: 50, maxDelayMs: 2_000 },
+    (requests) => deadLetters.add(requests),
+  );
+  const deadLetterSink = {
+    append: (req: AppendRequest) => store.append(req),
+    read: (kind: string, id: string) => store.read(kind, id),
+    publishSeed: (req: Pick<AppendRequest, 'event' | 'fact'>) => publisher.publishSeed(req),
+  };
+  await deadLetters.flush(deadLetterSink);
+  const relay = new SeedRelay(store, state, publisher, logger);
+  await relay.start();
 
   const errors = new ErrorTopic(nc, subjects, logger);
-  await mkdir(config.workspace, { recursive: true });
   const nix = createNixPort({
     workspace: config.workspace,
     activationEnabled: config.nix.activationEnabled,
@@ -126,6 +112,8 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     storeAndPublish: (events) => publisher.storeAndPublish(events),
     loadSnapshot: (kind, id) => state.loadSnapshot(kind, id),
     saveSnapshot: (snapshot) => state.saveSnapshot(snapshot),
+    hasDeadLetters: (kind, id) => deadLetters.has(kind, id),
+    flushDeadLetters: (kind, id) => deadLetters.flush(deadLetterSink, { kind, id }),
     onScheduledFailure: (kind, id, outcome, cause) =>
       logger.error(
         { aggregate_type: kind, aggregate_id: id, effect: outcome.kind, correlation_id: cause.correlation_id, reason: outcome.type === 'effect.failed' ? outcome.message : '' },
@@ -133,15 +121,27 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
       ),
     runEffect: (request, ctx) =>
       nix.perform(request, { signal: ctx.signal, onProgress: progressPublisher(nc, subjects, ctx.aggregate, ctx.id, request.kind) }),
-    scheduleEffect: (request) => materializer.schedule(request),
+    scheduleEffect: (request, ctx) => materializer.schedule(request, `${ctx.aggregate}:${ctx.id}`),
+    scheduledSettled: (kind, id) => materializer.settled(`${kind}:${id}`),
+    ...(inspection ? { inspector: inspection.hub } : {}),
   });
+  inspection?.hub.attachSystem('supervisor', supervisor.actor);
 
   supervisor.residentCap = config.aggregates.residentCap;
   const stopPassivation = supervisor.startPassivation(config.aggregates.passivationIdleMs, config.aggregates.residentCap, (n) =>
     logger.debug({ passivated: n, live: supervisor.liveCount }, 'idle aggregates passivated'),
   );
   const intake = new CommandIntake({ nc, subjects, logger, supervisor, errors, guardPath: workspacePathGuard(config.workspace), commandTimeoutMs: config.aggregates.commandTimeoutMs });
-  const queries = new QueryIntake(subjects, errors, logger);
+  // Read models: fed by the event stream, catching up in the background; a query that
+  // arrives before they are current waits (bounded) for them.
+  const projections = await startProjections({ nc, subjects, logger });
+  const queries = new QueryIntake({
+    subjects,
+    errors,
+    logger,
+    models: projections.models,
+    maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
+  });
 
   const health: HealthSources = {
     version: SERVICE_VERSION,
@@ -150,7 +150,7 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     prefix: subjects.prefix,
     connection: () => ({ state: connection.state, server: connection.server, nc: connection.connection }),
     aggregates: () => ({ live: supervisor.liveCount }),
-    publisher: () => publisher.stats(),
+    publisher: () => ({ ...publisher.stats(), dead_letters: deadLetters.stats() }),
     intake: () => intake.stats(),
     nix: () => nix.probe(),
   };
@@ -164,11 +164,25 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
   const offState = connection.onState((state) => {
     if (state === 'connected') {
       publisherActor.send({ type: 'connection.restored' });
+      relay.connectionRestored();
+      void deadLetters.flush(deadLetterSink);
       supervisor.resume();
     } else if (state === 'reconnecting' || state === 'backing_off' || state === 'connecting') {
       publisherActor.send({ type: 'connection.lost' });
+      relay.connectionLost();
       supervisor.pause(`NATS connection ${state}`);
     }
+  });
+
+  const deadLetterTimer = setInterval(() => {
+    if (deadLetters.size > 0 && connection.state === 'connected') void deadLetters.flush(deadLetterSink);
+  }, 2_000);
+  deadLetterTimer.unref();
+
+  await inspection?.start({
+    read: (kind, id) => store.read(kind, id),
+    resident: () => supervisor.liveCount,
+    context: (kind, id) => supervisor.slot(kind, id)?.snapshot()?.context,
   });
 
   logger.info(
@@ -179,13 +193,16 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
   return {
     stop: async () => {
       offState();
+      clearInterval(deadLetterTimer);
       await discovery.stop();
+      await projections.stop();
       stopPassivation();
       await supervisor.drain();
       await materializer.flush();
       materializer.stop();
-      await stopRelay();
+      await relay.stop();
       publisherActor.send({ type: 'stop' });
+      await inspection?.stop();
       await nc.flush().catch(() => undefined);
       logger.info({ instance_id: instanceId }, 'service stopped');
     },

@@ -19,10 +19,14 @@ export interface PublishedEvent {
 }
 
 export interface PublisherRetry {
-  attempts: number;
+  /** How long to keep retrying one batch before its events become dead letters. */
+  budgetMs: number;
   initialDelayMs: number;
   maxDelayMs: number;
 }
+
+/** Thrown when the events could not be stored within the budget and were kept as dead letters. */
+export class DeadLetteredError extends UnavailableError {}
 
 /**
  * Tracks which stored events are surely published on their seed subjects: a checkpoint
@@ -77,7 +81,9 @@ export class EventPublisher {
     private readonly subjects: Subjects,
     private readonly logger: Logger,
     readonly actor: Actor<typeof publisherMachine>,
-    private readonly retry: PublisherRetry = { attempts: 8, initialDelayMs: 50, maxDelayMs: 2_000 },
+    private readonly retry: PublisherRetry = { budgetMs: 10_000, initialDelayMs: 50, maxDelayMs: 2_000 },
+    /** Keeps events that could not be stored (durably); set by the service. */
+    private readonly deadLetter?: (requests: AppendRequest[]) => void,
   ) {}
 
   /**
@@ -89,9 +95,23 @@ export class EventPublisher {
     const out: PublishedEvent[] = [];
     let expected = events[0]?.expected_last_seq ?? 0;
     const token = this.watermark.begin();
+    const deadline = Date.now() + this.retry.budgetMs;
     try {
-      for (const req of events) {
-        const stored = await this.appendWithRetry({ ...req, expected_last_seq: expected });
+      for (let i = 0; i < events.length; i++) {
+        const req = events[i]!;
+        let stored: number;
+        try {
+          stored = await this.appendWithRetry({ ...req, expected_last_seq: expected }, deadline);
+        } catch (e) {
+          if (!(e instanceof UnavailableError) || !this.deadLetter) throw e;
+          const rest = events.slice(i).map((r, j) => (j === 0 ? { ...r, expected_last_seq: expected } : r));
+          this.deadLetter(rest);
+          this.actor.send({ type: 'dead_lettered', count: rest.length });
+          throw new DeadLetteredError(
+            `${e.message}; the event is kept as a dead letter and will be stored when NATS is back. Retry the command with the same message_id to learn its outcome`,
+            { dead_lettered: rest.length },
+          );
+        }
         this.watermark.acked(stored);
         expected = stored;
         this.stored++;
@@ -121,10 +141,10 @@ export class EventPublisher {
     return { stored: this.stored, published: this.published, mode: String(this.actor.getSnapshot().value) };
   }
 
-  private async appendWithRetry(req: AppendRequest): Promise<number> {
+  private async appendWithRetry(req: AppendRequest, deadline: number): Promise<number> {
     let delay = this.retry.initialDelayMs;
     let lastError: Error | undefined;
-    for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
+    for (let attempt = 1; ; attempt++) {
       try {
         const { stream_seq } = await this.store.append(req);
         if (lastError) this.actor.send({ type: 'store.recovered' });
@@ -137,13 +157,15 @@ export class EventPublisher {
           { attempt, err: lastError.message, aggregate_id: req.event.aggregate_id, correlation_id: req.event.identity.correlation_id },
           'storing event failed; retrying',
         );
-        if (attempt === this.retry.attempts) break;
-        await new Promise((r) => setTimeout(r, Math.random() * delay));
+        const wait = Math.random() * delay;
+        if (Date.now() + wait >= deadline) {
+          throw new UnavailableError(
+            `the event store did not accept the event within ${this.retry.budgetMs} ms (${attempt} attempts, last error: ${lastError.message})`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, wait));
         delay = Math.min(this.retry.maxDelayMs, delay * 2);
       }
     }
-    throw new UnavailableError(
-      `the event store did not accept the event after ${this.retry.attempts} attempts (${lastError?.message ?? 'unknown error'}); retry the command with the same message_id`,
-    );
   }
 }

@@ -90,7 +90,7 @@ export class EventStore {
         throw e;
       }
     }
-    return new EventStore(nc, jetstream(nc, { timeout: 5_000 }), jsm, subjects, logger);
+    return new EventStore(nc, jetstream(nc, { timeout: 2_000 }), jsm, subjects, logger);
   }
 
   /**
@@ -139,13 +139,19 @@ export class EventStore {
     const out: StoredEvent[] = [];
     try {
       while (true) {
-        const batch = await consumer.fetch({ max_messages: 1000, expires: 5_000 });
+        // Ask for exactly what is left, so the pull ends when it is delivered (no expiry wait).
+        const batch = await consumer.fetch({ max_messages: Math.min(1000, Math.max(1, last - afterSeq - out.length)), expires: 5_000 });
         let done = false;
+        let got = 0;
         for await (const m of batch) {
+          got++;
           out.push(decodeStored(m.data, m.headers, m.seq));
-          if (m.seq >= last || m.info.pending === 0) done = true;
+          if (m.seq >= last || m.info.pending === 0) {
+            done = true;
+            break;
+          }
         }
-        if (done || out.length === 0) break;
+        if (done || got === 0) break;
       }
     } finally {
       await consumer.delete().catch(() => undefined);
@@ -161,14 +167,19 @@ export class EventStore {
     const consumer = await this.js.consumers.get(this.subjects.eventStream, {
       ...(afterSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1 } : {}),
     });
+    let next = afterSeq + 1;
     try {
       while (true) {
-        const batch = await consumer.fetch({ max_messages: batchSize, expires: 5_000 });
+        const batch = await consumer.fetch({ max_messages: Math.min(batchSize, Math.max(1, last - next + 1)), expires: 5_000 });
         const out: StoredEvent[] = [];
         let done = false;
         for await (const m of batch) {
           out.push(decodeStored(m.data, m.headers, m.seq));
-          if (m.seq >= last || m.info.pending === 0) done = true;
+          next = m.seq + 1;
+          if (m.seq >= last || m.info.pending === 0) {
+            done = true;
+            break;
+          }
         }
         if (out.length) yield out;
         if (done || out.length === 0) break;

@@ -4,13 +4,13 @@
  * The machine decides; this slot stores the facts it records, runs the effects it asks
  * for, and answers the command once its outcome is known.
  */
-import type { AnyActor, InspectionEvent, Observer } from 'xstate';
+import type { AnyActor } from 'xstate';
 import type { Logger } from 'pino';
 import { registry, type AggregateKind, type EffectOutcome, type EffectRequest, type MachineSignal } from '../../machines/index.js';
 import type { DomainEvent } from '../domain/events.js';
 import { eventIdentity, type Identity } from '../domain/identity.js';
 import type { OkReply } from '../domain/replies.js';
-import { ConflictError, DomainError, InternalError, InvalidTransitionError, ensureError, toErrorReply } from '../errors.js';
+import { ConflictError, DomainError, InternalError, InvalidTransitionError, UnavailableError, ensureError, toErrorReply } from '../errors.js';
 import type { AppendRequest, StoredEvent } from '../messaging/eventStore.js';
 import type { PublishedEvent } from '../messaging/eventPublisher.js';
 import type { AggregateSnapshot } from '../messaging/stateStore.js';
@@ -43,15 +43,32 @@ export interface SlotHost {
   read(kind: AggregateKind, id: string, afterSeq: number): Promise<StoredEvent[]>;
   storeAndPublish(events: AppendRequest[]): Promise<PublishedEvent[]>;
   runEffect(request: EffectRequest, ctx: { aggregate: AggregateKind; id: string; signal: AbortSignal }): Promise<EffectOutcome>;
+  /** Resolves once the scheduled effects of an aggregate so far are done (awaited effects wait for it). */
+  scheduledSettled?(kind: AggregateKind, id: string): Promise<void>;
   /** Run a scheduled (not awaited) effect; defaults to runEffect. Lets the host batch them. */
   scheduleEffect?(request: EffectRequest, ctx: { aggregate: AggregateKind; id: string; signal: AbortSignal }): Promise<EffectOutcome>;
   loadSnapshot?(kind: AggregateKind, id: string): Promise<AggregateSnapshot | undefined>;
   saveSnapshot?(snapshot: AggregateSnapshot): Promise<void>;
+  /** Dead letters of an aggregate must be stored before it takes new commands. */
+  hasDeadLetters?(kind: AggregateKind, id: string): boolean;
+  flushDeadLetters?(kind: AggregateKind, id: string): Promise<void>;
   /** A scheduled (detached) effect failed: nobody waits for it, so the host reports it. */
   onScheduledFailure?(kind: AggregateKind, id: string, outcome: EffectOutcome, cause: Identity): void;
-  inspect?: Observer<InspectionEvent>;
+  /** Inspection (the inspector's stream): told of the actor's life, the command being handled, stored events and replies. */
+  inspector?: SlotInspector;
   /** Called when the slot's actor is created or dropped (for the live count). */
   onLoaded?(slot: AggregateSlot, loaded: boolean): void;
+}
+
+/** What the slots tell the inspection hub (src/inspection implements it). */
+export interface SlotInspector {
+  /** The actor was (re)built; from now on its inspection events are watched. */
+  attached(kind: AggregateKind, id: string, actor: AnyActor, info: { replayed: number; fromSnapshot: boolean }): void;
+  dropped(kind: AggregateKind, id: string, reason: 'passivated' | 'shutdown' | 'reloaded'): void;
+  /** The identity of the command (or effect) whose event is being sent now; undefined after. */
+  sending(cause: Identity | undefined): void;
+  stored(kind: AggregateKind, id: string, events: readonly { event: DomainEvent; subject: string }[]): void;
+  replied(kind: AggregateKind, id: string, command: string, cause: Identity, reply: Reply): void;
 }
 
 interface RunningEffect {
@@ -72,7 +89,6 @@ export class AggregateSlot {
   private effect: RunningEffect | undefined;
   /** Effects of this aggregate run one after another, in the order they were asked for. */
   private effectChain: Promise<unknown> = Promise.resolve();
-  private scheduledTail: Promise<unknown> = Promise.resolve();
   private effectsInFlight = 0;
   private readonly abort = new AbortController();
   private signals: MachineSignal[] = [];
@@ -109,14 +125,14 @@ export class AggregateSlot {
 
   /** Passivate: stop the actor; it is rebuilt from the store on the next command. */
   passivate(): void {
-    this.dropActor();
+    this.dropActor('passivated');
     this.ledger.clear();
   }
 
   /** Stop the actor and abort running effects (shutdown). */
   stop(): void {
     this.abort.abort();
-    this.dropActor();
+    this.dropActor('shutdown');
   }
 
   private async drain(): Promise<void> {
@@ -141,13 +157,27 @@ export class AggregateSlot {
   private async handleCommand(work: CommandWork): Promise<void> {
     const { identity } = work;
     if (this.ledger.answer(identity.message_id, work.respond)) return;
+    if (this.host.hasDeadLetters?.(this.kind, this.id)) {
+      await this.host.flushDeadLetters?.(this.kind, this.id);
+      if (this.host.hasDeadLetters(this.kind, this.id)) {
+        work.respond(
+          toErrorReply(
+            new UnavailableError(
+              `${this.kind} ${this.id} has events waiting to be stored (NATS was away); send the command again once the event store answers`,
+            ),
+          ),
+        );
+        return;
+      }
+      this.dropActor(); // the stored dead letters are part of its history now
+    }
     if (!this.actor) {
       await this.load();
       if (this.ledger.answer(identity.message_id, work.respond)) return;
     }
     for (let attempt = 0; ; attempt++) {
       const before = this.version();
-      const signals = this.send(work.event);
+      const signals = this.send(work.event, identity);
       const entry: LedgerEntry = { identity, events: [], waiters: [work.respond] };
       try {
         await this.persistFacts(signals, identity, entry);
@@ -159,7 +189,8 @@ export class AggregateSlot {
           continue;
         }
         this.dropActor();
-        this.ledger.remember(entry);
+        // A transient failure is not the command's answer for ever: a retry decides again.
+        if (e instanceof DomainError && !e.transient) this.ledger.remember(entry);
         return CommandLedger.finish(entry, toErrorReply(e));
       }
       this.ledger.remember(entry);
@@ -201,14 +232,19 @@ export class AggregateSlot {
       this.host.logger.warn({ aggregate_id: this.id, kind: work.outcome.kind }, 'effect outcome for an aggregate that no longer waits for it');
       return;
     }
-    const signals = this.send(work.outcome);
+    const signals = this.send(work.outcome, effect.identity);
     const produced: LedgerEntry = { identity: effect.identity, events: [], waiters: [] };
     try {
       await this.persistFacts(signals, effect.identity, produced);
     } catch (e) {
       this.dropActor();
       const reply = toErrorReply(e);
-      for (const entry of effect.entries) CommandLedger.finish(entry, reply);
+      for (const entry of effect.entries) {
+        // A transient failure (e.g. a dead letter) is not the command's final answer: a retry
+        // rebuilds the aggregate from the store and finds the outcome there.
+        if (!(e instanceof DomainError) || e.transient) this.ledger.forget(entry.identity.message_id);
+        CommandLedger.finish(entry, reply);
+      }
       return;
     }
     if (effect.entries.length === 0) {
@@ -234,11 +270,10 @@ export class AggregateSlot {
 
   /**
    * Run an effect; never rejects. Awaited effects run one after another, after the scheduled
-   * ones before them (a config is written before it is activated). Scheduled effects go to
-   * the host unchained: the host coalesces them per file, newest last.
+   * ones of the aggregate (a config is written before it is activated). Scheduled effects go
+   * to the host unchained: the host coalesces them per aggregate, newest last.
    */
   private chain(request: EffectRequest, scheduled = false): Promise<EffectOutcome> {
-    this.effectsInFlight++;
     const ctx = { aggregate: this.kind, id: this.id, signal: this.abort.signal };
     const failed = (e: unknown): EffectOutcome => ({
       type: 'effect.failed',
@@ -246,16 +281,16 @@ export class AggregateSlot {
       code: e instanceof DomainError ? e.code : 'internal',
       message: ensureError(e).message,
     });
-    let run: Promise<EffectOutcome>;
     if (scheduled && this.host.scheduleEffect) {
-      run = this.host.scheduleEffect(request, ctx).catch(failed);
-      this.scheduledTail = run;
-    } else {
-      run = Promise.all([this.effectChain, this.scheduledTail])
-        .then(() => this.host.runEffect(request, ctx))
-        .catch(failed);
-      this.effectChain = run;
+      // Not counted as busy: the host owns scheduled writes (per aggregate, newest last), so
+      // the actor may be passivated meanwhile.
+      return this.host.scheduleEffect(request, ctx).catch(failed);
     }
+    this.effectsInFlight++;
+    const run = Promise.all([this.effectChain, this.host.scheduledSettled?.(this.kind, this.id)])
+      .then(() => this.host.runEffect(request, ctx))
+      .catch(failed);
+    this.effectChain = run;
     void run.finally(() => {
       this.effectsInFlight--;
     });
@@ -289,6 +324,7 @@ export class AggregateSlot {
       this.lastStreamSeq = p.stream_seq;
       entry.events.push({ event_type: a.event.event_type, event_id: a.event.identity.message_id, subject: p.subject, sequence: a.event.sequence });
     }
+    this.host.inspector?.stored(this.kind, this.id, published.map((p, i) => ({ event: appends[i]!.event, subject: p.subject })));
     this.maybeSnapshot();
   }
 
@@ -324,9 +360,19 @@ export class AggregateSlot {
     };
   }
 
-  private send(event: { type: string }): MachineSignal[] {
+  private send(event: { type: string }, cause?: Identity): MachineSignal[] {
     this.signals = [];
-    this.actor!.send(event);
+    const inspector = this.host.inspector;
+    if (inspector) {
+      inspector.sending(cause);
+      try {
+        this.actor!.send(event);
+      } finally {
+        inspector.sending(undefined);
+      }
+    } else {
+      this.actor!.send(event);
+    }
     const out = this.signals;
     this.signals = [];
     return out;
@@ -355,6 +401,7 @@ export class AggregateSlot {
     this.dropActor();
     const result = await rehydrate(this.kind, this.id, this.host, (signal) => this.signals.push(signal));
     this.actor = result.actor;
+    this.host.inspector?.attached(this.kind, this.id, result.actor, { replayed: result.events.length, fromSnapshot: result.snapshotVersion > 0 });
     this.lastStreamSeq = result.lastStreamSeq;
     this.snapshotVersion = result.snapshotVersion;
     if (result.ledger.length) this.ledger.restore(result.ledger as LedgerRecord[]);
@@ -376,10 +423,11 @@ export class AggregateSlot {
     this.startEffect(pending, entry, identity);
   }
 
-  private dropActor(): void {
+  private dropActor(reason: 'passivated' | 'shutdown' | 'reloaded' = 'reloaded'): void {
     if (!this.actor) return;
     this.actor.stop();
     this.actor = undefined;
+    this.host.inspector?.dropped(this.kind, this.id, reason);
     this.host.onLoaded?.(this, false);
   }
 }

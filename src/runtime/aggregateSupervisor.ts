@@ -59,6 +59,17 @@ export class AggregateSupervisor {
 
   /** Route a command to its aggregate. */
   route(kind: AggregateKind, id: string, work: CommandWork): void {
+    const inspector = this.host.inspector;
+    if (inspector) {
+      const { respond, event, identity } = work;
+      work = {
+        ...work,
+        respond: (reply) => {
+          inspector.replied(kind, id, event.type, identity, reply);
+          respond(reply);
+        },
+      };
+    }
     const command: RoutedCommand = { key: `${kind}:${id}`, kind, id, work };
     this.actor.send({ type: 'command.route', command });
   }

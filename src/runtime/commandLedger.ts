@@ -64,6 +64,11 @@ export class CommandLedger {
     for (const w of waiters) w(reply);
   }
 
+  /** Drop an entry, so a retry of that command is decided again (after a transient failure). */
+  forget(messageId: string): void {
+    this.entries.delete(messageId);
+  }
+
   clear(): void {
     this.entries.clear();
   }
@@ -93,16 +98,19 @@ export class CommandLedger {
     for (const [commandId, group] of groups) {
       const last = group.at(-1)!;
       const previous = this.entries.get(commandId);
+      const known = new Set(previous?.events.map((e) => e.event_id));
       const entry: LedgerEntry = {
         identity: { message_id: commandId, correlation_id: last.event.identity.correlation_id, causation_id: commandId },
         events: [
           ...(previous?.events ?? []),
-          ...group.map((s) => ({
-            event_type: s.event.event_type,
-            event_id: s.event.identity.message_id,
-            subject: `${domain}.event.${s.fact}`,
-            sequence: s.event.sequence,
-          })),
+          ...group
+            .filter((s) => !known.has(s.event.identity.message_id))
+            .map((s) => ({
+              event_type: s.event.event_type,
+              event_id: s.event.identity.message_id,
+              subject: `${domain}.event.${s.fact}`,
+              sequence: s.event.sequence,
+            })),
         ],
         waiters: previous?.waiters ?? [],
       };

@@ -1,7 +1,8 @@
 /**
  * Rebuild an aggregate actor: the latest snapshot taken with the current machine version
  * (a snapshot of another version is ignored, never misread), then every stored event after
- * it, replayed as fact events. Signals emitted during replay are not acted on.
+ * it, replayed as fact events. Signals emitted during replay are not acted on, and the replay
+ * is not inspected: the slot attaches the inspector once the actor is rebuilt.
  */
 import { createActor, type AnyActor } from 'xstate';
 import { registry, type AggregateKind, type MachineSignal } from '../../machines/index.js';
@@ -50,7 +51,6 @@ export async function rehydrate(
     input: { aggregate_id: id },
     id: `${kind}:${id}`,
     ...(snapshot ? { snapshot: snapshot.persisted as never } : {}),
-    ...(host.inspect ? { inspect: host.inspect } : {}),
   }) as AnyActor;
   let replaying = true;
   actor.on('*', (signal) => {

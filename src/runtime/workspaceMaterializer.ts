@@ -18,21 +18,7 @@ interface Pending {
   waiters: Array<(outcome: EffectOutcome) => void>;
 }
 
-/** The file a workspace request writes: requests for the same key coalesce. */
-export function materializeKey(request: EffectRequest): string | undefined {
-  switch (request.kind) {
-    case 'module.write':
-    case 'module.delete':
-      return `module:${request.name}`;
-    case 'overlay.write':
-    case 'overlay.delete':
-      return `overlay:${request.name}`;
-    case 'config.write':
-      return `config:${request.name}`;
-    default:
-      return undefined;
-  }
-}
+const WORKSPACE_KINDS: ReadonlySet<string> = new Set(['module.write', 'module.delete', 'overlay.write', 'overlay.delete', 'config.write']);
 
 export class WorkspaceMaterializer {
   private pending = new Map<string, Pending>();
@@ -47,10 +33,14 @@ export class WorkspaceMaterializer {
     private readonly options: { delayMs: number; maxBatch: number } = { delayMs: 50, maxBatch: 500 },
   ) {}
 
-  /** Queue a write or delete; resolves with the outcome of the write that covered it. */
-  schedule(request: EffectRequest): Promise<EffectOutcome> {
-    const key = materializeKey(request);
-    if (key === undefined) {
+  private readonly inFlight = new Map<string, Promise<void>>();
+
+  /**
+   * Queue a write or delete of one aggregate's file (`key` names the aggregate: its requests
+   * coalesce); resolves with the outcome of the write that covered it.
+   */
+  schedule(request: EffectRequest, key: string): Promise<EffectOutcome> {
+    if (!WORKSPACE_KINDS.has(request.kind)) {
       return Promise.resolve({ type: 'effect.failed', kind: request.kind, code: 'internal', message: `${request.kind} is not a workspace file effect` });
     }
     return new Promise((resolve) => {
@@ -63,6 +53,17 @@ export class WorkspaceMaterializer {
       }
       this.arm();
     });
+  }
+
+  /** Resolves when nothing is pending or being written for `key`. */
+  async settled(key: string): Promise<void> {
+    for (;;) {
+      const pending = this.pending.get(key);
+      const flying = this.inFlight.get(key);
+      if (!pending && !flying) return;
+      if (pending) await new Promise<void>((r) => pending.waiters.push(() => r()));
+      else await flying;
+    }
   }
 
   stats(): { pending: number; written: number; batches: number } {
@@ -94,8 +95,10 @@ export class WorkspaceMaterializer {
 
   private runBatch(): Promise<void> {
     const batch: Pending[] = [];
+    const keys: string[] = [];
     for (const [key, p] of this.pending) {
       batch.push(p);
+      keys.push(key);
       this.pending.delete(key);
       if (batch.length >= this.options.maxBatch) break;
     }
@@ -118,7 +121,10 @@ export class WorkspaceMaterializer {
         for (const w of p.waiters) w(outcome);
       });
     })();
+    const done = run.then(() => undefined);
+    for (const key of keys) this.inFlight.set(key, done);
     this.flushing = run.finally(() => {
+      for (const key of keys) if (this.inFlight.get(key) === done) this.inFlight.delete(key);
       this.flushing = undefined;
       if (this.pending.size > 0) this.arm();
     });
