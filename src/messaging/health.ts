@@ -14,7 +14,7 @@ export interface HealthSources {
   prefix: string;
   connection(): { state: string; server: string | undefined; nc: NatsConnection | undefined };
   aggregates(): { live: number };
-  publisher(): { mode: string; stored: number; published: number };
+  publisher(): { mode: string; stored: number; published: number; dead_letters?: { waiting: number } };
   intake(): { received: number; rejected: number };
   nix(): Promise<{ available: boolean; version?: string; hint?: string }>;
 }
@@ -33,7 +33,7 @@ export async function healthReport(src: HealthSources): Promise<Record<string, u
   const mem = process.memoryUsage();
   const publisher = src.publisher();
   const nix = await src.nix();
-  const degraded = conn.state !== 'connected' || publisher.mode !== 'ready';
+  const degraded = conn.state !== 'connected' || publisher.mode !== 'ready' || (publisher.dead_letters?.waiting ?? 0) > 0;
   return {
     status: degraded ? 'degraded' : 'ok',
     service: SERVICE_NAME,

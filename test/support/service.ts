@@ -60,7 +60,7 @@ export async function startTestService(server: NatsServer, options: { prefix?: s
       await service.stop();
       await connection.stop();
       await client.close();
-      if (ownWorkspace) await rm(workspace, { recursive: true, force: true });
+      if (ownWorkspace) await rm(workspace, { recursive: true, force: true, maxRetries: 10 });
     },
   };
 }
