@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
 import { aggregateKinds } from '../../machines/index.js';
 import { commandActions, commandSpecs } from '../domain/commands.js';
-import { resolveIdentity, type Identity } from '../domain/identity.js';
+import { IdentityHeaders, IdentityInput, resolveIdentity, type Identity } from '../domain/identity.js';
 import type { Subjects } from '../domain/subjects.js';
 import {
   DomainError,
@@ -53,6 +53,27 @@ export function describeZodError(error: ZodError): string {
     .join('; ');
 }
 
+/**
+ * The identity a refused message names — its payload's `identity` when that is well formed,
+ * else the identity headers — so the error reply carries X-Correlation-ID and X-Causation-ID
+ * (SPEC §3) even when another field fails; `undefined` when it names none.
+ */
+function identityOf(msg: Msg): Identity | undefined {
+  let given: unknown;
+  if (msg.data.length > 0 && msg.data.length <= MAX_COMMAND_BYTES) {
+    try {
+      given = (JSON.parse(new TextDecoder().decode(msg.data)) as { identity?: unknown } | null)?.identity;
+    } catch {
+      given = undefined;
+    }
+  }
+  const fromPayload = IdentityInput.safeParse(given);
+  const header = (name: string) => msg.headers?.get(name) || undefined;
+  if (!fromPayload.success && header(IdentityHeaders.messageId) === undefined && header(IdentityHeaders.natsMsgId) === undefined) return undefined;
+  const resolved = resolveIdentity(fromPayload.success ? fromPayload.data : undefined, header);
+  return resolved.ok ? resolved.identity : undefined;
+}
+
 export class CommandIntake {
   private received = 0;
   private rejected = 0;
@@ -72,7 +93,7 @@ export class CommandIntake {
     try {
       this.accept(msg, aggregate, action, parsed?.extra ?? 0);
     } catch (e) {
-      this.reject(msg, aggregate, action, e, undefined);
+      this.reject(msg, aggregate, action, e, identityOf(msg));
     }
   }
 

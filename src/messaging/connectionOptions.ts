@@ -30,6 +30,10 @@ export async function buildConnectionOptions(nats: Config['nats']): Promise<Node
   const options: NodeConnectionOptions = {
     servers: nats.servers,
     name: 'cim-domain-nix',
+    // Every request (each JetStream store is one) would otherwise build two Error objects
+    // with stack traces up front, just in case it times out: ~8 % of the CPU under load.
+    // Our own logs carry the subject and correlation id of a failed request instead.
+    noAsyncTraces: true,
   };
 
   if (nats.user !== undefined) {

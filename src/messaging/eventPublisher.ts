@@ -100,8 +100,10 @@ export class EventPublisher {
       for (let i = 0; i < events.length; i++) {
         const req = events[i]!;
         let stored: number;
+        let body: string;
         try {
-          stored = await this.appendWithRetry({ ...req, expected_last_seq: expected }, deadline);
+          body = JSON.stringify(req.event);
+          stored = await this.appendWithRetry({ ...req, expected_last_seq: expected }, deadline, body);
         } catch (e) {
           if (!(e instanceof UnavailableError) || !this.deadLetter) throw e;
           const rest = events.slice(i).map((r, j) => (j === 0 ? { ...r, expected_last_seq: expected } : r));
@@ -116,7 +118,7 @@ export class EventPublisher {
         expected = stored;
         this.stored++;
         out.push({ fact: req.fact, stream_seq: stored, subject: this.subjects.event(req.fact) });
-        this.publishSeed(req);
+        this.publishSeed(req, body);
       }
     } finally {
       this.watermark.end(token);
@@ -125,11 +127,11 @@ export class EventPublisher {
   }
 
   /** Publish an already stored event on its seed subject (also used to make up gaps). */
-  publishSeed(req: Pick<AppendRequest, 'event' | 'fact'>): void {
+  publishSeed(req: Pick<AppendRequest, 'event' | 'fact'>, body: string = JSON.stringify(req.event)): void {
     const h = natsHeaders();
     for (const [k, v] of Object.entries(eventHeaders(req.event, this.subjects.prefix))) h.set(k, v);
     try {
-      this.nc.publish(this.subjects.event(req.fact), JSON.stringify(req.event), { headers: h });
+      this.nc.publish(this.subjects.event(req.fact), body, { headers: h });
       this.published++;
     } catch (e) {
       // Core publish only fails when the connection is closed; the relay makes it up later.
@@ -141,12 +143,12 @@ export class EventPublisher {
     return { stored: this.stored, published: this.published, mode: String(this.actor.getSnapshot().value) };
   }
 
-  private async appendWithRetry(req: AppendRequest, deadline: number): Promise<number> {
+  private async appendWithRetry(req: AppendRequest, deadline: number, body: string): Promise<number> {
     let delay = this.retry.initialDelayMs;
     let lastError: Error | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
-        const { stream_seq } = await this.store.append(req);
+        const { stream_seq } = await this.store.append(req, body);
         if (lastError) this.actor.send({ type: 'store.recovered' });
         return stream_seq;
       } catch (e) {

@@ -98,14 +98,14 @@ export class EventStore {
    * this aggregate since `expected_last_seq`. Returns the stream sequence (the original one
    * when JetStream recognised the msg id as a duplicate).
    */
-  async append(req: AppendRequest): Promise<{ stream_seq: number; duplicate: boolean }> {
+  async append(req: AppendRequest, body: string = JSON.stringify(req.event)): Promise<{ stream_seq: number; duplicate: boolean }> {
     const { event } = req;
     const h = natsHeaders();
     for (const [k, v] of Object.entries(eventHeaders(event, this.subjects.prefix))) h.set(k, v);
     h.set(FACT_HEADER, req.fact);
     h.set(COMMAND_HEADER, req.command_id);
     try {
-      const ack = await this.js.publish(this.subjects.store(event.aggregate_type, event.aggregate_id), JSON.stringify(event), {
+      const ack = await this.js.publish(this.subjects.store(event.aggregate_type, event.aggregate_id), body, {
         msgID: req.msg_id,
         expect: { lastSubjectSequence: req.expected_last_seq },
         headers: h,

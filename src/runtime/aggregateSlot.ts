@@ -194,7 +194,11 @@ export class AggregateSlot {
         return CommandLedger.finish(entry, toErrorReply(e));
       }
       this.ledger.remember(entry);
-      return this.conclude(entry, signals, work.event.type, before);
+      this.conclude(entry, signals, work.event.type, before);
+      // After conclude: the snapshot's ledger must hold this command's reply, or a retry
+      // after a rebuild from this snapshot would decide the command again.
+      this.maybeSnapshot();
+      return;
     }
   }
 
@@ -255,6 +259,7 @@ export class AggregateSlot {
       for (const entry of effect.entries) entry.events.push(...produced.events);
     }
     for (const entry of effect.entries) this.conclude(entry, signals, work.outcome.type, -1);
+    this.maybeSnapshot();
   }
 
   private startEffect(request: EffectRequest, entry: LedgerEntry | undefined, identity = entry?.identity): void {
@@ -325,7 +330,6 @@ export class AggregateSlot {
       entry.events.push({ event_type: a.event.event_type, event_id: a.event.identity.message_id, subject: p.subject, sequence: a.event.sequence });
     }
     this.host.inspector?.stored(this.kind, this.id, published.map((p, i) => ({ event: appends[i]!.event, subject: p.subject })));
-    this.maybeSnapshot();
   }
 
   private maybeSnapshot(): void {

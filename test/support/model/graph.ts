@@ -1,0 +1,144 @@
+/**
+ * Paths through the aggregate machines, from `xstate/graph`: the machine is walked with the
+ * command samples as its events and the world's outcome as the only event of a waiting
+ * state (plus, while a slow effect runs, the commands a client may send meanwhile), the
+ * state space bounded by {@link abstractState}. A path is a list of step labels: a sample
+ * label, or {@link OUTCOME} where the running effect finishes.
+ */
+import { getAdjacencyMap, getShortestPaths, getSimplePaths } from 'xstate/graph';
+import { registry, type AggregateKind, type EffectRequest } from '../../../machines/index.js';
+import { abstractState, samples, wireCommand, type Address, type MachineEvent } from './catalogue.js';
+import { hostFailure, outcomeOf, type World } from './world.js';
+
+/** The step at which the running effect's outcome (as the world decides it) arrives. */
+export const OUTCOME = '⟨outcome⟩';
+/** The step at which a flaky host's failure arrives instead (pure model only). */
+export const FAILURE = '⟨host fails⟩';
+
+export type PathLabels = readonly string[];
+
+type Snap = { value: unknown; context: Record<string, unknown> };
+type LabelledEvent = MachineEvent & { __label: string };
+
+/**
+ * True when the world's effect runs a process (nix, git), so a command sent right after the
+ * one that started it reaches the aggregate before the outcome. Effects refused before any
+ * process runs (forbidden paths) and activations on a host that is not NixOS finish at once:
+ * the model never sends commands behind them.
+ */
+export function slowEffect(world: World, effect: EffectRequest): boolean {
+  switch (effect.kind) {
+    case 'flake.write':
+      return !Object.values(effect.inputs).includes(world.urls.outside);
+    case 'flake.add_input':
+      return effect.url !== world.urls.outside;
+    case 'flake.remove_input':
+    case 'flake.update':
+    case 'flake.check':
+    case 'package.build':
+      return true;
+    case 'package.cache':
+      return effect.cache_url !== world.outsideCache;
+    default:
+      return false;
+  }
+}
+
+/** The commands offered while an effect runs: the plain form of every action. */
+function plainSamples(kind: AggregateKind): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const s of samples[kind]) {
+    if (seen.has(s.action)) continue;
+    seen.add(s.action);
+    out.push(s.label);
+  }
+  return out;
+}
+
+/** The traversal options for one machine in one world. */
+function traversal(kind: AggregateKind, address: Address, world: World) {
+  const all = samples[kind].map((s) => s.label);
+  const plain = plainSamples(kind);
+  const event = (label: string): LabelledEvent => ({ ...wireCommand(address, label, world).event, __label: label });
+  return {
+    input: { aggregate_id: address.id },
+    serializeState: (s: unknown) => abstractState(kind, s as Snap),
+    serializeEvent: (e: unknown) => (e as LabelledEvent).__label,
+    events: (s: unknown): LabelledEvent[] => {
+      const snap = s as Snap;
+      const effect = snap.context['pending_effect'] as EffectRequest | null;
+      if (effect === null) return all.map(event);
+      const outcomes = [{ ...outcomeOf(world, effect, snap.context), __label: OUTCOME } as unknown as LabelledEvent];
+      const failure = hostFailure(world, effect);
+      if (failure) outcomes.push({ ...failure, __label: FAILURE });
+      return slowEffect(world, effect) ? [...outcomes, ...plain.map(event)] : outcomes;
+    },
+    limit: 50_000,
+  };
+}
+
+/** The labels of a path's steps (the first step of a path is the machine's init event, which has none). */
+const labelsOf = (p: { steps: ReadonlyArray<{ event: unknown }> }): string[] =>
+  p.steps.flatMap((s) => {
+    const label = (s.event as Partial<LabelledEvent>).__label;
+    return label === undefined ? [] : [label];
+  });
+
+/** The generated paths of one machine in one world. */
+export interface MachinePaths {
+  kind: AggregateKind;
+  /** One shortest path to every abstract state. */
+  shortest: PathLabels[];
+  /** Simple paths (no abstract state twice), the shortest first, at most `simpleCap`. */
+  simple: PathLabels[];
+  /** Every edge of the abstract graph: a shortest path to its source plus the edge. */
+  edges: PathLabels[];
+  /** Abstract states and edges found. */
+  stats: { states: number; edges: number; simpleTotal: number };
+}
+
+/** Walks the machine of `kind` in `world`. */
+export function machinePaths(kind: AggregateKind, address: Address, world: World, simpleCap: number): MachinePaths {
+  const machine = registry[kind].machine;
+  const options = traversal(kind, address, world);
+  const shortestPaths = getShortestPaths(machine, options as never);
+  const byState = new Map<string, string[]>();
+  for (const p of shortestPaths) byState.set(options.serializeState(p.state), labelsOf(p));
+  const adjacency = getAdjacencyMap(machine as never, options as never) as unknown as Record<
+    string,
+    { transitions: Record<string, unknown> }
+  >;
+  const edges: string[][] = [];
+  let edgeCount = 0;
+  for (const [stateKey, value] of Object.entries(adjacency)) {
+    const prefix = byState.get(stateKey);
+    if (!prefix) throw new Error(`graph: no shortest path to ${stateKey}`);
+    for (const eventKey of Object.keys(value.transitions)) {
+      edgeCount++;
+      edges.push([...prefix, eventKey]);
+    }
+  }
+  const simpleAll = getSimplePaths(machine, options as never).map(labelsOf);
+  simpleAll.sort((a, b) => a.length - b.length || a.join('\u0000').localeCompare(b.join('\u0000')));
+  return {
+    kind,
+    shortest: [...byState.values()],
+    simple: simpleAll.slice(0, simpleCap),
+    edges,
+    stats: { states: byState.size, edges: edgeCount, simpleTotal: simpleAll.length },
+  };
+}
+
+/**
+ * The paths to run: every edge path, then the shortest and simple paths, without
+ * duplicates and without a path that is a prefix of another one (the longer one checks the
+ * same steps). Sorted for a stable order.
+ */
+export function pathsToRun(paths: MachinePaths): PathLabels[] {
+  const all = [...paths.edges, ...paths.shortest, ...paths.simple].map((p) => [...p]);
+  const keys = new Set(all.map((p) => p.join('\u0000')));
+  const unique = [...keys].map((k) => (k === '' ? [] : k.split('\u0000')));
+  const kept = unique.filter((p) => !unique.some((q) => q.length > p.length && p.every((l, i) => q[i] === l)));
+  return kept.sort((a, b) => a.join('\u0000').localeCompare(b.join('\u0000')));
+}
