@@ -25,7 +25,7 @@ import { SeedRelay } from './messaging/seedRelay.js';
 import { StateStore } from './messaging/stateStore.js';
 import { progressPublisher } from './messaging/progress.js';
 import { Inspection } from './inspection/index.js';
-import { createNixPort, resolveInWorkspace } from './nix/index.js';
+import { createNixPort, resolveInWorkspace, resolveOutLink } from './nix/index.js';
 import { AggregateSupervisor } from './runtime/aggregateSupervisor.js';
 import { DeadLetters } from './runtime/deadLetters.js';
 import { WorkspaceMaterializer } from './runtime/workspaceMaterializer.js';
@@ -55,8 +55,8 @@ export const SERVICE_VERSION: string = (() => {
 
 /** Keeps workspace-relative paths inside the workspace (`..`, absolute paths, symlinks). */
 export function workspacePathGuard(workspace: string): PathGuard {
-  return (path) => {
-    const confined = resolveInWorkspace(workspace, path);
+  return ({ path, outLink }) => {
+    const confined = outLink ? resolveOutLink(workspace, path) : resolveInWorkspace(workspace, path);
     return confined.ok ? { ok: true } : { ok: false, reason: confined.reason };
   };
 }

@@ -8,6 +8,12 @@ import { registry, type AggregateKind } from '../../machines/index.js';
 import { flakeId, isUuid, namedId, normaliseFlakePath, packageId } from './ids.js';
 import { IdentityInput } from './identity.js';
 
+/** A path a command names; an out-link may already exist as a symlink (nix replaces it). */
+export interface WorkspacePath {
+  path: string;
+  outLink?: boolean;
+}
+
 /** How a command addresses its aggregate: the ID, or a reason it cannot. */
 export type Addressed = { ok: true; id: string } | { ok: false; message: string };
 
@@ -21,7 +27,7 @@ export interface CommandSpec {
   /** Compute the aggregate ID from a validated payload. */
   address(payload: Record<string, unknown>): Addressed;
   /** Workspace-relative paths in the payload that must stay inside the workspace. */
-  paths(payload: Record<string, unknown>): string[];
+  paths(payload: Record<string, unknown>): WorkspacePath[];
   /** The machine event: payload fields without identity and ID fields. */
   toMachineEvent(payload: Record<string, unknown>): { type: string } & Record<string, unknown>;
 }
@@ -72,7 +78,7 @@ function flakeSpec(action: string, shape: z.ZodObject): CommandSpec {
       typeof p['path'] === 'string'
         ? checkGivenId(p['flake_id'], flakeId(p['path']), 'flake_id', `path ${p['path']}`)
         : { ok: true, id: String(p['flake_id']) },
-    paths: (p) => (typeof p['path'] === 'string' ? [p['path']] : []),
+    paths: (p) => (typeof p['path'] === 'string' ? [{ path: p['path'] }] : []),
     toMachineEvent: (p) => {
       const ev = machineEvent(`flake.${action}`, p);
       if (typeof ev['path'] === 'string') ev['path'] = normaliseFlakePath(ev['path']);
@@ -109,10 +115,10 @@ function packageSpec(action: 'build' | 'cache', shape: z.ZodObject): CommandSpec
         ? checkGivenId(p['package_id'], packageId(p['flake_ref'], p['attribute']), 'package_id', `flake_ref#attribute`)
         : { ok: true, id: String(p['package_id']) },
     paths: (p) => {
-      const out: string[] = [];
+      const out: WorkspacePath[] = [];
       const ref = typeof p['flake_ref'] === 'string' ? flakeRefWorkspacePath(p['flake_ref']) : undefined;
-      if (ref !== undefined) out.push(ref);
-      if (typeof p['output_path'] === 'string') out.push(p['output_path']);
+      if (ref !== undefined) out.push({ path: ref });
+      if (typeof p['output_path'] === 'string') out.push({ path: p['output_path'], outLink: true });
       return out;
     },
     toMachineEvent: (p) => machineEvent(`package.${action}`, p),

@@ -8,7 +8,7 @@ import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
 import { aggregateKinds } from '../../machines/index.js';
-import { commandActions, commandSpecs } from '../domain/commands.js';
+import { commandActions, commandSpecs, type WorkspacePath } from '../domain/commands.js';
 import { IdentityHeaders, IdentityInput, resolveIdentity, type Identity } from '../domain/identity.js';
 import type { Subjects } from '../domain/subjects.js';
 import {
@@ -28,7 +28,7 @@ import { type ErrorTopic, replyHeaders } from './errorTopic.js';
 export const MAX_COMMAND_BYTES = 1024 * 1024;
 
 /** Confines a workspace-relative path; returns a reason when it escapes. */
-export type PathGuard = (relative: string) => { ok: true } | { ok: false; reason: string };
+export type PathGuard = (path: WorkspacePath) => { ok: true } | { ok: false; reason: string };
 
 export interface CommandIntakeDeps {
   nc: NatsConnection;
@@ -129,7 +129,7 @@ export class CommandIntake {
     if (!idResult.ok) throw new ValidationError(idResult.message);
     for (const path of spec.paths(payload)) {
       const guard = this.deps.guardPath(path);
-      if (!guard.ok) throw new ForbiddenError(`${spec.type}: ${guard.reason}`, { path });
+      if (!guard.ok) throw new ForbiddenError(`${spec.type}: ${guard.reason}`, { path: path.path });
     }
     const address = spec.address(payload);
     if (!address.ok) throw new ValidationError(`${spec.type}: ${address.message}`);

@@ -116,7 +116,9 @@ export class QueryIntake {
       }
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new ValidationError(`the payload must be a JSON object, got ${Array.isArray(body) ? 'an array' : body === null ? 'null' : typeof body}`);
+      throw new ValidationError(
+        `the payload must be a JSON object, got ${Array.isArray(body) ? 'an array' : body === null ? 'null' : typeof body}`,
+      );
     }
     const result = queryPayloadSchemas[name].safeParse(body);
     if (!result.success) {
@@ -177,7 +179,9 @@ export class QueryIntake {
         msg,
         aggregate,
         action,
-        new UnavailableError(`the answer is ${bytes.length} bytes, more than the server's max_payload of ${max}: raise max_payload, or ask for a smaller limit`),
+        new UnavailableError(
+          `the answer is ${bytes.length} bytes, more than the server's max_payload of ${max}: raise max_payload, or ask for a smaller limit`,
+        ),
         identity,
       );
       return;
@@ -185,7 +189,10 @@ export class QueryIntake {
     try {
       msg.respond(bytes, { headers: replyHeaders(identity) });
     } catch (e) {
-      this.deps.logger.warn({ err: ensureError(e), subject: msg.subject, correlation_id: identity.correlation_id }, 'could not answer a query');
+      this.deps.logger.warn(
+        { err: ensureError(e), subject: msg.subject, correlation_id: identity.correlation_id },
+        'could not answer a query',
+      );
     }
   }
 

@@ -140,3 +140,25 @@ export function resolveFlakeRef(workspace: string, flakeRef: string, base?: stri
   const dir = confined.ref;
   return { ok: true, ref: `${localFlakeRef(dir)}${query}`, directory: dir };
 }
+
+/**
+ * Confines an out-link path (`nix build --out-link`): its directory must resolve inside the
+ * workspace, but the link itself may already exist and point into /nix/store — nix
+ * replaces the link, it never writes through it — so only its parent is resolved.
+ */
+export function resolveOutLink(workspace: string, relativePath: string): Confined {
+  const trimmed = relativePath.replace(/[/\\]+$/, '');
+  const parts = trimmed.split(/[/\\]/);
+  const leaf = parts.at(-1) ?? '';
+  if (leaf === '' || leaf === '.' || leaf === '..') {
+    return { ok: false, reason: `the out-link '${relativePath}' must name a file, not a directory` };
+  }
+  const parent = parts.length > 1 ? parts.slice(0, -1).join('/') || '/' : '.';
+  const dir = resolveInWorkspace(workspace, parent);
+  if (!dir.ok) return dir;
+  const target = join(dir.path, leaf);
+  if (existsSync(target) && !lstatSync(target).isSymbolicLink()) {
+    return { ok: false, reason: `the out-link '${relativePath}' exists and is not a symlink; choose another path` };
+  }
+  return { ok: true, path: target };
+}

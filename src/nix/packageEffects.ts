@@ -4,7 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { resolveFlakeRef, type ResolvedRef } from './confine.js';
+import { resolveFlakeRef, resolveOutLink, type ResolvedRef } from './confine.js';
 import { confined, runContext, type EffectContext, type EffectEnv } from './effectEnv.js';
 import { forbidden, nixFailed } from './failure.js';
 
@@ -42,7 +42,9 @@ export async function buildPackage(
   // The lock file is the flake aggregate's business: a build never rewrites it.
   const args = ['build', '--json', '--no-write-lock-file', '--print-build-logs', installable];
   if (request.output_path !== undefined) {
-    const outLink = confined(env, request.output_path, 'output_path');
+    const link = resolveOutLink(env.workspace, request.output_path);
+    if (!link.ok) throw forbidden(`output_path: ${link.reason}.`);
+    const outLink = link.path;
     await mkdir(dirname(outLink), { recursive: true });
     args.push('--out-link', outLink);
   } else {

@@ -1,10 +1,16 @@
 /**
- * Command p99 of other aggregates while a Nix build runs. Needs the service's Nix adapter
- * (health reports `nix.available`); until then the figure says why it was not measured.
- * With the adapter: create a `minimal` flake (builds offline), start `package.build` of its
- * default package, and drive the fleet at the judged rate while the build is in flight.
+ * Command p99 of other aggregates while a Nix build runs. A flake whose package sleeps in
+ * its builder (10 s; 2 s in smoke; always rebuilt, thanks to a nonce) is written into the
+ * service's workspace; once its build has really started (its output shows on the progress
+ * subject) the fleet is driven at the judged rate for the rest of the build. Needs the
+ * service's Nix adapter (health reports `nix.available`); otherwise the figure says why not.
  */
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { packageId } from '../../src/domain/ids.js';
+import { subjectsFor } from '../../src/domain/subjects.js';
+import { shellFlake, write } from '../support/nix/workspace.js';
 import type { TestService } from '../support/service.js';
 import type { CommandFleet } from './commands.js';
 import { health, type BenchContext } from './context.js';
@@ -14,72 +20,136 @@ import { TARGETS } from './options.js';
 
 export interface BuildInFlightResults {
   nix: { onPath: string | null; service: unknown };
-  build?: { ms: number; reply: Record<string, unknown> | { error: string } };
+  /** How long the builder sleeps (s). */
+  buildSeconds: number;
+  /** Build request → its reply (ms), and the reply. */
+  build?: { ms: number; reply: Record<string, unknown> };
+  /** Build request → its builder's first output line (ms). */
+  startedAfterMs?: number;
   run?: LoadResult;
   figures: Figure[];
 }
+
+const FLAKE_DIR = 'bench-build';
 
 function nixOnPath(): string | null {
   const r = spawnSync('sh', ['-c', 'command -v nix'], { encoding: 'utf8', timeout: 5_000 });
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-export async function measureDuringBuild(ctx: BenchContext, svc: TestService, fleet: CommandFleet, baseline: LoadResult): Promise<BuildInFlightResults> {
+export async function measureDuringBuild(
+  ctx: BenchContext,
+  svc: TestService,
+  fleet: CommandFleet,
+  baseline: LoadResult,
+): Promise<BuildInFlightResults> {
+  const smoke = ctx.settings.mode === 'smoke';
+  const buildSeconds = smoke ? 2 : 10;
   const section = 'while a Nix build runs';
-  const name = `other aggregates' command p99 at ${TARGETS.commandRate} cmd/s`;
+  const name = `other aggregates' command p99 at ${TARGETS.commandRate} cmd/s during a ${buildSeconds} s build`;
   const target = { op: '<=' as const, value: TARGETS.buildInFlightP99Ms };
   const onPath = nixOnPath();
-  const report = await health(ctx.admin).catch((e: unknown) => ({ status: 'error', error: String(e) }) as const);
-  const service = 'nix' in report ? report.nix : report;
-  const available = 'nix' in report && report.nix?.available === true;
-  if (!available) {
-    const hint = 'nix' in report ? (report.nix?.hint ?? 'no hint') : 'health did not answer';
-    const why = `the service reports Nix unavailable (${hint}); nix ${onPath ? `is installed at ${onPath}` : 'is not installed'}`;
-    return { nix: { onPath, service }, figures: [notMeasured(section, name, 'ms', why, target)] };
+  const report = await health(ctx.admin).catch(() => undefined);
+  const service = report?.nix ?? 'health did not answer';
+  if (report?.nix?.available !== true) {
+    const why = `the service reports Nix unavailable (${report?.nix?.hint ?? 'health did not answer'}); nix ${onPath ? `is installed at ${onPath}` : 'is not installed'}`;
+    return { nix: { onPath, service }, buildSeconds, figures: [notMeasured(section, name, 'ms', why, target)] };
   }
 
-  const p = svc.prefix;
+  // The fixture: a package whose builder prints a line, sleeps, and writes its output.
   const system = process.arch === 'arm64' ? 'aarch64-linux' : 'x86_64-linux';
-  const path = 'bench/build-in-flight';
-  const created = await ctx.admin.request(`${p}.cmd.flake.create`, JSON.stringify({ path, description: 'bench: a build in flight', template: 'minimal' }), { timeout: 120_000 });
-  const c = created.json<Record<string, unknown>>();
-  if (c['status'] !== 'ok') {
-    return { nix: { onPath, service }, figures: [notMeasured(section, name, 'ms', `flake.create for the build answered ${String(c['code'])}: ${String(c['message'])}`, target)] };
-  }
-  const durationMs = Math.min(10_000, ctx.settings.commands.rates[0]!.durationMs);
-  ctx.log(`build in flight: package.build started, commands at ${TARGETS.commandRate}/s for ${durationMs / 1000} s`);
-  const started = ctx.now();
-  const building = ctx.admin
-    .request(`${p}.cmd.package.build`, JSON.stringify({ flake_ref: `path:${path}`, attribute: `packages.${system}.default` }), { timeout: 600_000 })
-    .then(
-      (m) => ({ ms: ctx.now() - started, reply: m.json<Record<string, unknown>>() }),
-      (e: unknown) => ({ ms: ctx.now() - started, reply: { error: e instanceof Error ? e.message : String(e) } }),
-    );
-  const run = await ctx.load.run({
-    label: 'commands during a build',
-    target: fleet.update,
-    drive: { kind: 'open', rate: TARGETS.commandRate, durationMs },
-    timeoutMs: ctx.settings.timeoutMs,
+  const dir = join(svc.workspace, FLAKE_DIR);
+  write(
+    join(dir, 'flake.nix'),
+    shellFlake(`echo started; /bin/sleep ${buildSeconds}; echo done > $out`, randomUUID(), FLAKE_DIR).replaceAll('x86_64-linux', system),
+  );
+  spawnSync('git', ['init', '-q'], { cwd: dir });
+  spawnSync('git', ['add', 'flake.nix'], { cwd: dir });
+  const flakeRef = `path:${FLAKE_DIR}`;
+  const attribute = `packages.${system}.default`;
+
+  // The builder's first line on the progress subject says the build really runs.
+  const progress = subjectsFor(svc.prefix).progress('package', packageId(flakeRef, attribute));
+  let startedAt: number | undefined;
+  let onStarted: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => (onStarted = resolve));
+  const sub = ctx.admin.subscribe(progress, {
+    callback: (_e, m) => {
+      if (startedAt === undefined && m.string().includes('started')) {
+        startedAt = ctx.now();
+        onStarted();
+      }
+    },
   });
-  const build = await building;
-  const ok = 'status' in build.reply && build.reply['status'] === 'ok';
-  const note = `build ${ok ? 'finished' : 'ended'} after ${(build.ms / 1000).toFixed(1)} s${build.ms < durationMs ? ' (shorter than the command run: only part of the run overlapped it)' : ''}`;
-  return {
-    nix: { onPath, service },
-    build,
-    run,
-    figures: [
-      judge({
-        section,
-        name,
-        value: run.latency.p99,
-        unit: 'ms',
-        target,
-        ratio: { value: run.latency.p99 / baseline.latency.p99, against: 'p99 without a build' },
-        failures: run.errors,
-        smoke: ctx.settings.mode === 'smoke',
-        note,
+  await ctx.admin.flush();
+
+  const requested = ctx.now();
+  ctx.log(`build in flight: package.build of a ${buildSeconds} s build`);
+  const building = ctx.admin
+    .request(`${svc.prefix}.cmd.package.build`, JSON.stringify({ flake_ref: flakeRef, attribute }), {
+      timeout: buildSeconds * 1000 + 120_000,
+    })
+    .then(
+      (m): { ms: number; reply: Record<string, unknown> } => ({ ms: ctx.now() - requested, reply: m.json<Record<string, unknown>>() }),
+      (e: unknown): { ms: number; reply: Record<string, unknown> } => ({
+        ms: ctx.now() - requested,
+        reply: { status: 'error', code: 'client', message: e instanceof Error ? e.message : String(e) },
       }),
-    ],
-  };
+    );
+  try {
+    let lateTimer: NodeJS.Timeout | undefined;
+    const first = await Promise.race([
+      started.then(() => 'started' as const),
+      building.then(() => 'ended' as const),
+      new Promise<'late'>((r) => (lateTimer = setTimeout(() => r('late'), 60_000))),
+    ]);
+    clearTimeout(lateTimer);
+    if (first !== 'started' || startedAt === undefined) {
+      const build = first === 'ended' ? await building : undefined;
+      const why = build
+        ? `the build ended before its builder started: ${JSON.stringify(build.reply).slice(0, 300)}`
+        : 'the builder did not start within 60 s';
+      return {
+        nix: { onPath, service },
+        buildSeconds,
+        ...(build ? { build } : {}),
+        figures: [notMeasured(section, name, 'ms', why, target)],
+      };
+    }
+    // Drive the fleet for the rest of the build, less a margin, so the whole run overlaps it.
+    const durationMs = Math.max(500, buildSeconds * 1000 - (ctx.now() - startedAt) - 1_000);
+    const run = await ctx.load.run({
+      label: 'commands during a build',
+      target: fleet.update,
+      drive: { kind: 'open', rate: TARGETS.commandRate, durationMs },
+      timeoutMs: ctx.settings.timeoutMs,
+    });
+    const build = await building;
+    const ok = build.reply['status'] === 'ok';
+    const events = (build.reply['events'] as Array<{ event_type?: string }> | undefined)?.map((e) => e.event_type).join(', ');
+    const failures = { ...run.errors, ...(ok ? {} : { [`build ${String(build.reply['code'])}`]: 1 }) };
+    return {
+      nix: { onPath, service },
+      buildSeconds,
+      build,
+      startedAfterMs: startedAt - requested,
+      run,
+      figures: [
+        judge({
+          section,
+          name,
+          value: run.latency.p99,
+          unit: 'ms',
+          target,
+          ratio: { value: run.latency.p99 / baseline.latency.p99, against: 'p99 without a build' },
+          failures,
+          smoke,
+          note: `commands for ${(durationMs / 1000).toFixed(1)} s inside the build; builder started ${((startedAt - requested) / 1000).toFixed(1)} s after the request, reply after ${(build.ms / 1000).toFixed(1)} s (${events ?? String(build.reply['message'])})`,
+        }),
+      ],
+    };
+  } finally {
+    sub.unsubscribe();
+    await building;
+  }
 }

@@ -7,7 +7,8 @@
 import type { TestService } from '../support/service.js';
 import type { BenchContext } from './context.js';
 import { judge, type Figure } from './figures.js';
-import type { LimitResults } from './limit.js';
+import { cpuNote, type LimitResults } from './limit.js';
+import { cpuPerRequest, watchMainThread, type MainThreadStalls } from './machine.js';
 import type { LoadResult, TargetSpec } from './loadProtocol.js';
 import { TARGETS } from './options.js';
 
@@ -47,7 +48,12 @@ export async function createFleet(ctx: BenchContext, fleet: CommandFleet, window
   });
 }
 
-export async function measureCommands(ctx: BenchContext, svc: TestService, fleet: CommandFleet, limit: LimitResults): Promise<CommandResults> {
+export async function measureCommands(
+  ctx: BenchContext,
+  svc: TestService,
+  fleet: CommandFleet,
+  limit: LimitResults,
+): Promise<CommandResults> {
   const s = ctx.settings.commands;
   const smoke = ctx.settings.mode === 'smoke';
   ctx.log(`commands: creating ${fleet.count} aggregates`);
@@ -63,22 +69,28 @@ export async function measureCommands(ctx: BenchContext, svc: TestService, fleet
   const rates: LoadResult[] = [];
   for (const step of s.rates) {
     ctx.log(`commands: open loop ${step.rate}/s for ${step.durationMs / 1000} s over ${fleet.count} aggregates`);
-    rates.push(
-      await ctx.load.run({
-        label: `command open loop ${step.rate}/s`,
-        target: fleet.update,
-        drive: { kind: 'open', rate: step.rate, durationMs: step.durationMs },
-        timeoutMs: ctx.settings.timeoutMs,
-      }),
-    );
+    const watch = watchMainThread();
+    const r = await ctx.load.run({
+      label: `command open loop ${step.rate}/s`,
+      target: fleet.update,
+      drive: { kind: 'open', rate: step.rate, durationMs: step.durationMs },
+      timeoutMs: ctx.settings.timeoutMs,
+    });
+    rates.push({ ...r, stalls: watch.stop() });
   }
   ctx.log(`commands: sustained throughput, window ${s.window}, ${s.sustainedMs / 1000} s`);
-  const sustained = await ctx.load.run({
-    label: `command window ${s.window}`,
-    target: fleet.update,
-    drive: { kind: 'window', window: s.window, durationMs: s.sustainedMs, warmupMs: s.sustainedWarmupMs },
-    timeoutMs: ctx.settings.timeoutMs,
-  });
+  const sustainedWatch = watchMainThread();
+  const sustainedRun = await cpuPerRequest(
+    () => ctx.server.pid,
+    () =>
+      ctx.load.run({
+        label: `command window ${s.window}`,
+        target: fleet.update,
+        drive: { kind: 'window', window: s.window, durationMs: s.sustainedMs, warmupMs: s.sustainedWarmupMs },
+        timeoutMs: ctx.settings.timeoutMs,
+      }),
+  );
+  const sustained = { ...sustainedRun, stalls: sustainedWatch.stop() };
 
   const figures: Figure[] = [];
   const section = `command round trip (stored + published + replied), open loop over ${fleet.count} aggregates`;
@@ -110,9 +122,18 @@ export async function measureCommands(ctx: BenchContext, svc: TestService, fleet
       ratio: { value: j.latency.p99 / limitP99, against: 'echo p99 + JetStream p99' },
       failures,
       smoke,
+      ...(j.stalls ? { note: stallNote(j.stalls) } : {}),
     }),
     judge({ section, name: `p99.9 at ${first.rate} cmd/s`, value: j.latency.p999, unit: 'ms', failures, smoke }),
-    judge({ section, name: `max at ${first.rate} cmd/s`, value: j.latency.max, unit: 'ms', failures, smoke, ...(lagNote ? { note: lagNote } : {}) }),
+    judge({
+      section,
+      name: `max at ${first.rate} cmd/s`,
+      value: j.latency.max,
+      unit: 'ms',
+      failures,
+      smoke,
+      ...(lagNote ? { note: lagNote } : {}),
+    }),
     judge({
       section,
       name: `p50 ÷ (${against50})`,
@@ -128,8 +149,24 @@ export async function measureCommands(ctx: BenchContext, svc: TestService, fleet
     const rate = r.drive.kind === 'open' ? r.drive.rate : 0;
     const note = r.overloaded ? 'overloaded: the open loop stopped when too many requests were waiting' : undefined;
     figures.push(
-      judge({ section, name: `p50 at ${rate} cmd/s`, value: r.latency.p50, unit: 'ms', failures: r.errors, smoke, ...(note ? { note } : {}) }),
-      judge({ section, name: `p99 at ${rate} cmd/s`, value: r.latency.p99, unit: 'ms', failures: r.errors, smoke }),
+      judge({
+        section,
+        name: `p50 at ${rate} cmd/s`,
+        value: r.latency.p50,
+        unit: 'ms',
+        failures: r.errors,
+        smoke,
+        ...(note ? { note } : {}),
+      }),
+      judge({
+        section,
+        name: `p99 at ${rate} cmd/s`,
+        value: r.latency.p99,
+        unit: 'ms',
+        failures: r.errors,
+        smoke,
+        ...(r.stalls ? { note: stallNote(r.stalls) } : {}),
+      }),
     );
   }
 
@@ -156,8 +193,37 @@ export async function measureCommands(ctx: BenchContext, svc: TestService, fleet
       smoke,
       note: `echo ${Math.round(echoThr).toLocaleString('en-US')} req/s`,
     }),
-    judge({ section: tSection, name: 'latency p50 (closed loop)', value: sustained.latency.p50, unit: 'ms', failures: sustained.errors, smoke }),
-    judge({ section: tSection, name: 'latency p99 (closed loop)', value: sustained.latency.p99, unit: 'ms', failures: sustained.errors, smoke }),
+    judge({
+      section: tSection,
+      name: 'service CPU per command (main thread)',
+      value: sustained.cpu.mainUs ?? NaN,
+      unit: 'µs',
+      ...(sustained.cpu.mainUs !== undefined && limit.echoThroughput.cpu?.mainUs
+        ? { ratio: { value: sustained.cpu.mainUs / limit.echoThroughput.cpu.mainUs, against: 'echo responder CPU per request' } }
+        : {}),
+      failures: sustained.errors,
+      smoke,
+      note: `${cpuNote({ mainUs: undefined, serverUs: sustained.cpu.serverUs }, '')}; at this cost one core serves ${
+        sustained.cpu.mainUs ? Math.round(1e6 / sustained.cpu.mainUs).toLocaleString('en-US') : '?'
+      } cmd/s`,
+    }),
+    judge({
+      section: tSection,
+      name: 'latency p50 (closed loop)',
+      value: sustained.latency.p50,
+      unit: 'ms',
+      failures: sustained.errors,
+      smoke,
+    }),
+    judge({
+      section: tSection,
+      name: 'latency p99 (closed loop)',
+      value: sustained.latency.p99,
+      unit: 'ms',
+      failures: sustained.errors,
+      smoke,
+      note: stallNote(sustained.stalls),
+    }),
   );
   return { create, warmup, rates, sustained, figures };
 }
@@ -166,4 +232,9 @@ export function mergeFailures(...all: Record<string, number>[]): Record<string, 
   const out: Record<string, number> = {};
   for (const f of all) for (const [k, v] of Object.entries(f)) out[k] = (out[k] ?? 0) + v;
   return out;
+}
+
+/** "service thread: event-loop delay p99 3.1 ms, max 12 ms; GC 120 pauses, max 4.2 ms, 310 ms in all". */
+export function stallNote(s: MainThreadStalls): string {
+  return `service thread: event-loop delay p99 ${s.loopDelayP99.toFixed(1)} ms, max ${s.loopDelayMax.toFixed(1)} ms; GC ${s.gcCount} pauses, max ${s.gcMaxMs.toFixed(1)} ms, ${s.gcTotalMs.toFixed(0)} ms in all`;
 }

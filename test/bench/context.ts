@@ -3,6 +3,7 @@
  * connection on the main thread, the clock and a progress log. Also the service helpers
  * the scenarios share (start with bench settings, health, remove a prefix's streams).
  */
+import { rm } from 'node:fs/promises';
 import { jetstreamManager, JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { subjectsFor } from '../../src/domain/subjects.js';
@@ -32,8 +33,35 @@ export const BENCH_SERVICE_ENV: Record<string, string> = {
 };
 
 /** Start the real service in-process under a fresh prefix (one service at a time: health is shared). */
-export async function startBenchService(ctx: BenchContext, label: string, env: Record<string, string> = {}, prefix = uniquePrefix(label)): Promise<TestService> {
+export async function startBenchService(
+  ctx: BenchContext,
+  label: string,
+  env: Record<string, string> = {},
+  prefix = uniquePrefix(label),
+): Promise<TestService> {
   return startTestService(ctx.server, { prefix, env: { ...BENCH_SERVICE_ENV, ...env } });
+}
+
+/**
+ * Stop a bench service. Its workspace may still be written to for a moment after the stop
+ * (a detached `git gc --auto` after many `git add`s), which makes removing it fail with
+ * ENOTEMPTY: the service has stopped by then, so only the removal is tried again (bounded).
+ */
+export async function stopBenchService(svc: TestService): Promise<void> {
+  try {
+    await svc.stop();
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOTEMPTY') throw e;
+    for (let attempt = 0; ; attempt++) {
+      await new Promise((r) => setTimeout(r, 200));
+      try {
+        await rm(svc.workspace, { recursive: true, force: true });
+        return;
+      } catch (again) {
+        if (attempt >= 25) throw again;
+      }
+    }
+  }
 }
 
 export interface HealthReport {

@@ -41,8 +41,10 @@ export class LoadGenerator {
   static async start(url: string, base: bigint): Promise<LoadGenerator> {
     const { port1, port2 } = new MessageChannel();
     const cells = new SharedArrayBuffer(8);
-    const clock = startTsWorker(new URL('./clockWorker.ts', import.meta.url), { base, port: port1, cells }, [port1]);
-    const load = startTsWorker(new URL('./loadWorker.ts', import.meta.url), { base, url, clock: port2 }, [port2]);
+    // Next to this module, with its extension (.ts from source, .js when compiled for profiling).
+    const ext = import.meta.url.endsWith('.js') ? '.js' : '.ts';
+    const clock = startTsWorker(new URL(`./clockWorker${ext}`, import.meta.url), { base, port: port1, cells }, [port1]);
+    const load = startTsWorker(new URL(`./loadWorker${ext}`, import.meta.url), { base, url, clock: port2 }, [port2]);
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the load generator did not connect within 15 s')), 15_000);
       load.on('message', (m: WorkerReply) => {

@@ -68,13 +68,18 @@ export interface LoadResult {
   incomplete: boolean;
   /** Bytes of one request payload (first request). */
   payloadBytes: number;
+  /** Stalls of the main thread (event-loop delay, GC) during the run, when the caller watched them. */
+  stalls?: { loopDelayP99: number; loopDelayMax: number; gcCount: number; gcMaxMs: number; gcTotalMs: number };
+  /** CPU per request on the main thread and in nats-server, when the caller measured it. */
+  cpu?: { mainUs: number | undefined; serverUs: number | undefined };
 }
 
 /** Main → worker. */
 export type WorkerRequest = { id: number; type: 'run'; plan: LoadPlan } | { id: number; type: 'close' };
 
 /** Worker → main. */
-export type WorkerReply = { id: number; ok: true; result?: LoadResult } | { id: number; ok: false; error: string } | { id: -1; ok: true; ready: true };
+export type WorkerReply =
+  { id: number; ok: true; result?: LoadResult } | { id: number; ok: false; error: string } | { id: -1; ok: true; ready: true };
 
 /** Main → clock thread: tick from `t0` every `intervalMs`, `count` times (times in bench ms). */
 export interface ClockPlan {

@@ -21,7 +21,15 @@ const port = parentPort!;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-const nc: NatsConnection = await connect({ servers: init.url, name: 'cim-bench-load', maxReconnectAttempts: -1, reconnectTimeWait: 50 });
+// No async traces: nats.js would build two Error objects (with stacks) per request otherwise,
+// a client-side cost that would weigh on the limit and the commands alike.
+const nc: NatsConnection = await connect({
+  servers: init.url,
+  name: 'cim-bench-load',
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: 50,
+  noAsyncTraces: true,
+});
 const js = jetstream(nc, { timeout: 10_000 });
 
 /** How a request ended: `ok`, or an error code with a message. */
@@ -46,7 +54,11 @@ function readReply(data: Uint8Array): Outcome {
   try {
     const body = JSON.parse(dec.decode(data)) as { status?: unknown; code?: unknown; message?: unknown };
     if (body.status === 'ok') return { ok: true };
-    return { ok: false, code: typeof body.code === 'string' ? body.code : 'malformed_reply', message: typeof body.message === 'string' ? body.message : JSON.stringify(body).slice(0, 300) };
+    return {
+      ok: false,
+      code: typeof body.code === 'string' ? body.code : 'malformed_reply',
+      message: typeof body.message === 'string' ? body.message : JSON.stringify(body).slice(0, 300),
+    };
   } catch {
     return { ok: false, code: 'malformed_reply', message: dec.decode(data).slice(0, 300) };
   }
@@ -58,11 +70,7 @@ function makeTarget(spec: TargetSpec, timeoutMs: number): Target {
       const data = enc.encode(spec.payload);
       return {
         payloadBytes: data.length,
-        send: () =>
-          nc.request(spec.subject, data, { timeout: timeoutMs }).then(
-            (): Outcome => ({ ok: true }),
-            classifyError,
-          ),
+        send: () => nc.request(spec.subject, data, { timeout: timeoutMs }).then((): Outcome => ({ ok: true }), classifyError),
       };
     }
     case 'jetstream': {
@@ -72,10 +80,9 @@ function makeTarget(spec: TargetSpec, timeoutMs: number): Target {
       return {
         payloadBytes: data.length,
         send: (j) =>
-          js.publish(`${spec.subjectPrefix}.${j % spec.subjects}`, data, { headers: h, timeout: timeoutMs }).then(
-            (): Outcome => ({ ok: true }),
-            classifyError,
-          ),
+          js
+            .publish(`${spec.subjectPrefix}.${j % spec.subjects}`, data, { headers: h, timeout: timeoutMs })
+            .then((): Outcome => ({ ok: true }), classifyError),
       };
     }
     case 'command': {
@@ -87,8 +94,7 @@ function makeTarget(spec: TargetSpec, timeoutMs: number): Target {
       };
       return {
         payloadBytes: enc.encode(body(0)).length,
-        send: (j) =>
-          nc.request(spec.subject, body(j), { timeout: timeoutMs }).then((m) => readReply(m.data), classifyError),
+        send: (j) => nc.request(spec.subject, body(j), { timeout: timeoutMs }).then((m) => readReply(m.data), classifyError),
       };
     }
     case 'query': {
@@ -194,7 +200,14 @@ function runOpen(plan: LoadPlan, target: Target, rate: number, durationMs: numbe
 }
 
 /** Closed loop with a bounded window of outstanding requests. */
-function runWindow(plan: LoadPlan, target: Target, window: number, durationMs: number | undefined, warmupMs: number, total: number | undefined): Promise<LoadResult> {
+function runWindow(
+  plan: LoadPlan,
+  target: Target,
+  window: number,
+  durationMs: number | undefined,
+  warmupMs: number,
+  total: number | undefined,
+): Promise<LoadResult> {
   const latency = new Samples();
   const tally = new Tally();
   const start = now();

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { summarize, type LatencySummary } from './stats.js';
 
 export interface MachineInfo {
@@ -114,6 +115,79 @@ export function cpuMeter(serverPid: () => number | undefined): { stop(): CpuUse 
       const others = Math.max(0, (b.busy - a.busy) / perCore - bench - natsServer - children);
       const r = (x: number): number => Math.round(x * 100) / 100;
       return { bench: r(bench), children: r(children), natsServer: r(natsServer), others: r(others) };
+    },
+  };
+}
+
+/** Milliseconds of CPU a process (or, with `tid`, one of its threads) has used; undefined off Linux. */
+export function cpuMs(pid: number | undefined, tid?: number): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // USER_HZ is 100 on Linux: one tick is 10 ms.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU per request of a run: the main thread (where the service or the echo responder runs) and nats-server. */
+export interface CpuPerRequest {
+  /** µs of main-thread CPU per finished request. */
+  mainUs: number | undefined;
+  /** µs of nats-server CPU per finished request. */
+  serverUs: number | undefined;
+}
+
+/** Measure main-thread and server CPU around `fn`, per request it reports finished. */
+export async function cpuPerRequest<T extends { finished: number }>(
+  serverPid: () => number | undefined,
+  fn: () => Promise<T>,
+): Promise<T & { cpu: CpuPerRequest }> {
+  const mainA = cpuMs(process.pid, process.pid);
+  const pidA = serverPid();
+  const serverA = cpuMs(pidA);
+  const r = await fn();
+  const mainB = cpuMs(process.pid, process.pid);
+  const serverB = serverPid() === pidA ? cpuMs(pidA) : undefined;
+  const per = (a: number | undefined, b: number | undefined): number | undefined =>
+    a === undefined || b === undefined || r.finished === 0 ? undefined : ((b - a) * 1000) / r.finished;
+  return { ...r, cpu: { mainUs: per(mainA, mainB), serverUs: per(serverA, serverB) } };
+}
+
+/** Stalls of the main thread (where the service runs) during a phase. */
+export interface MainThreadStalls {
+  /** Event-loop delay beyond a 10 ms timer, ms. */
+  loopDelayP99: number;
+  loopDelayMax: number;
+  gcCount: number;
+  /** Longest single GC pause, ms. */
+  gcMaxMs: number;
+  gcTotalMs: number;
+}
+
+/** Watch the main thread's event-loop delay and GC pauses until `stop()`. */
+export function watchMainThread(): { stop(): MainThreadStalls } {
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  let gcCount = 0;
+  let gcMaxMs = 0;
+  let gcTotalMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcCount++;
+      gcTotalMs += e.duration;
+      if (e.duration > gcMaxMs) gcMaxMs = e.duration;
+    }
+  });
+  gc.observe({ entryTypes: ['gc'] });
+  return {
+    stop: () => {
+      loop.disable();
+      gc.disconnect();
+      const ms = (ns: number): number => Math.max(0, ns / 1e6 - 10);
+      return { loopDelayP99: ms(loop.percentile(99)), loopDelayMax: ms(loop.max), gcCount, gcMaxMs, gcTotalMs };
     },
   };
 }

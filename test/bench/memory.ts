@@ -10,7 +10,7 @@ import { setFlagsFromString, getHeapStatistics } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { TestService } from '../support/service.js';
 import { commandFleet, mergeFailures } from './commands.js';
-import { health, removePrefixState, startBenchService, type BenchContext } from './context.js';
+import { health, removePrefixState, startBenchService, stopBenchService, type BenchContext } from './context.js';
 import { formatBytes, judge, type Figure } from './figures.js';
 import type { LoadResult } from './loadProtocol.js';
 import { TARGETS } from './options.js';
@@ -112,7 +112,10 @@ export async function measureMemory(ctx: BenchContext): Promise<MemoryResults> {
         unit: 'bytes',
         failures: create.errors,
         smoke,
-        note: [`workspace rendering off (see memory.ts); heap after GC ${formatBytes(heapBeforeBytes)} → ${formatBytes(heapAfterBytes)}; RSS ${formatBytes(rssBeforeBytes)} → ${formatBytes(rssAfterBytes)}`, liveNote]
+        note: [
+          `workspace rendering off (see memory.ts); heap after GC ${formatBytes(heapBeforeBytes)} → ${formatBytes(heapAfterBytes)}; RSS ${formatBytes(rssBeforeBytes)} → ${formatBytes(rssAfterBytes)}`,
+          liveNote,
+        ]
           .concat(stoppedEarly ?? [])
           .filter(Boolean)
           .join('; '),
@@ -128,9 +131,21 @@ export async function measureMemory(ctx: BenchContext): Promise<MemoryResults> {
         ...(projected ? { note: `linear projection from ${n}; run with --aggregates 1000000 to measure it` } : {}),
       }),
     ];
-    return { aggregates: created, live, heapBeforeBytes, heapAfterBytes, rssBeforeBytes, rssAfterBytes, perAggregateBytes, heapAtTargetBytes, projected, create, figures };
+    return {
+      aggregates: created,
+      live,
+      heapBeforeBytes,
+      heapAfterBytes,
+      rssBeforeBytes,
+      rssAfterBytes,
+      perAggregateBytes,
+      heapAtTargetBytes,
+      projected,
+      create,
+      figures,
+    };
   } finally {
-    await svc.stop();
+    await stopBenchService(svc);
     await removePrefixState(ctx.admin, svc.prefix);
     await rm(workspace, { recursive: true, force: true });
   }

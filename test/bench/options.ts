@@ -17,7 +17,13 @@ export interface BenchOptions {
   outDir?: string | false;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
+  /** Run only these phases (see {@link PHASES}), plus what they need (commands need the limit). */
+  only?: Phase[];
 }
+
+/** The phases, in the order they run. */
+export const PHASES = ['limit', 'commands', 'queries', 'build', 'rehydration', 'resume', 'memory'] as const;
+export type Phase = (typeof PHASES)[number];
 
 export interface RateStep {
   rate: number;
@@ -112,21 +118,23 @@ export function resolveSettings(options: BenchOptions): BenchSettings {
   };
 }
 
-export const USAGE = `Usage: npm run bench -- [--smoke] [--aggregates N] [--duration S] [--window W] [--out DIR | --no-write]
+export const USAGE = `Usage: npm run bench -- [--smoke] [--aggregates N] [--duration S] [--window W] [--out DIR | --no-write] [--only PHASES]
 
   --smoke          tiny sizes, a few seconds; proves the bench works, judges nothing
   --aggregates N   live aggregates for the memory figure (default 100000; 1000000 = SPEC target)
   --duration S     seconds of the sustained-throughput phase (default 60)
   --window W       outstanding requests in throughput phases (default 128)
   --out DIR        where to write <timestamp>.json and latest.md (default bench-results/)
-  --no-write       print the table only`;
+  --no-write       print the table only
+  --only A,B       run only these phases: ${PHASES.join(', ')} (e.g. to profile one)`;
 
 /** Parse the command line; throws with the usage text on a bad argument. */
 export function parseArgs(argv: readonly string[]): BenchOptions & { help?: boolean } {
   const out: BenchOptions & { help?: boolean } = {};
   const positive = (flag: string, v: string | undefined): number => {
     const n = Number(v);
-    if (v === undefined || !Number.isFinite(n) || n <= 0) throw new Error(`${flag} needs a positive number, got ${v ?? 'nothing'}\n\n${USAGE}`);
+    if (v === undefined || !Number.isFinite(n) || n <= 0)
+      throw new Error(`${flag} needs a positive number, got ${v ?? 'nothing'}\n\n${USAGE}`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -149,6 +157,17 @@ export function parseArgs(argv: readonly string[]): BenchOptions & { help?: bool
         const v = value();
         if (!v) throw new Error(`--out needs a directory\n\n${USAGE}`);
         out.outDir = v;
+        break;
+      }
+      case '--only': {
+        const v = value() ?? '';
+        const list = v
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean);
+        const bad = list.filter((x) => !(PHASES as readonly string[]).includes(x));
+        if (!list.length || bad.length) throw new Error(`--only takes phases from ${PHASES.join(', ')}; got ${v || 'nothing'}\n\n${USAGE}`);
+        out.only = list as Phase[];
         break;
       }
       case '--no-write':

@@ -12,7 +12,7 @@ import { benchName } from './payloads.js';
 import { TARGETS } from './options.js';
 
 export interface QueryResults {
-  probe: Record<string, unknown> | { error: string };
+  probe: Record<string, unknown>;
   run?: LoadResult;
   figures: Figure[];
 }
@@ -22,15 +22,17 @@ export async function measureQueries(ctx: BenchContext, svc: TestService, fleet:
   const name = `p99 at ${ctx.settings.queries.rate.toLocaleString('en-US')} q/s`;
   const target = { op: '<=' as const, value: TARGETS.queryP99Ms };
   const subject = `${svc.prefix}.query.module.get`;
-  let probe: Record<string, unknown> | { error: string };
+  let probe: Record<string, unknown>;
+  let why: string | undefined;
   try {
     const m = await ctx.admin.request(subject, JSON.stringify({ name: benchName(fleet.names, 0) }), { timeout: 2_000 });
     probe = m.json<Record<string, unknown>>();
+    if (probe['status'] !== 'ok') why = `${String(probe['code'])}: ${String(probe['message'])}`;
   } catch (e) {
-    probe = { error: e instanceof Error ? e.message : String(e) };
+    why = e instanceof Error ? e.message : String(e);
+    probe = { error: why };
   }
-  if (!('status' in probe) || probe['status'] !== 'ok') {
-    const why = 'status' in probe ? `${String(probe['code'])}: ${String(probe['message'])}` : probe.error;
+  if (why !== undefined) {
     return { probe, figures: [notMeasured(section, name, 'ms', `${subject} does not answer ok yet (${why})`, target)] };
   }
   const s = ctx.settings.queries;
@@ -46,7 +48,14 @@ export async function measureQueries(ctx: BenchContext, svc: TestService, fleet:
     probe,
     run,
     figures: [
-      judge({ section, name: `p50 at ${s.rate.toLocaleString('en-US')} q/s`, value: run.latency.p50, unit: 'ms', failures: run.errors, smoke }),
+      judge({
+        section,
+        name: `p50 at ${s.rate.toLocaleString('en-US')} q/s`,
+        value: run.latency.p50,
+        unit: 'ms',
+        failures: run.errors,
+        smoke,
+      }),
       judge({ section, name, value: run.latency.p99, unit: 'ms', target, failures: run.errors, smoke }),
     ],
   };

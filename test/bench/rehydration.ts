@@ -13,7 +13,7 @@ import type { SlotHost } from '../../src/runtime/aggregateSlot.js';
 import { rehydrate } from '../../src/runtime/rehydrate.js';
 import type { TestService } from '../support/service.js';
 import { commandFleet, createFleet, mergeFailures } from './commands.js';
-import { health, removePrefixState, startBenchService, timedRequest, type BenchContext } from './context.js';
+import { health, removePrefixState, startBenchService, stopBenchService, timedRequest, type BenchContext } from './context.js';
 import { judge, type Figure } from './figures.js';
 import { benchName, moduleUpdatePayload } from './payloads.js';
 import { TARGETS } from './options.js';
@@ -86,7 +86,11 @@ async function timeMedian(times: number, fn: () => Promise<void>, now: () => num
   return median(out);
 }
 
-async function measureVariant(ctx: BenchContext, label: string, snapshotEvery: number): Promise<{ variant: RehydrationVariant; events: StoredEvent[] }> {
+async function measureVariant(
+  ctx: BenchContext,
+  label: string,
+  snapshotEvery: number,
+): Promise<{ variant: RehydrationVariant; events: StoredEvent[] }> {
   const s = ctx.settings.rehydration;
   const env = { NIX_SNAPSHOT_EVERY: String(snapshotEvery), NIX_PASSIVATION_IDLE_MS: '50' };
   let svc: TestService | undefined = await startBenchService(ctx, 'rehy', env);
@@ -167,7 +171,7 @@ async function measureVariant(ctx: BenchContext, label: string, snapshotEvery: n
     );
 
     // A restart: a new service on the same stream rebuilds on the first command.
-    await svc.stop();
+    await stopBenchService(svc);
     svc = undefined;
     const t = ctx.now();
     svc = await startBenchService(ctx, 'rehy', env, prefix);
@@ -192,7 +196,7 @@ async function measureVariant(ctx: BenchContext, label: string, snapshotEvery: n
       },
     };
   } finally {
-    await svc?.stop();
+    if (svc) await stopBenchService(svc);
     await removePrefixState(ctx.admin, prefix);
   }
 }

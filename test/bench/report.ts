@@ -67,7 +67,9 @@ export function renderMarkdown(r: BenchResult): string {
     const value = f.verdict === 'not measured' ? `not measured: ${f.note ?? ''}` : formatValue(f.value, f.unit);
     const ratio = f.ratio ? `${f.ratio.value.toFixed(2)}× ${f.ratio.against}` : '';
     const note = f.verdict !== 'not measured' && f.note ? ` <br><sub>${f.note}</sub>` : '';
-    lines.push(`| ${cell(f.name)}${cell(note)} | ${cell(value)} | ${cell(formatTarget(f.target, f.unit))} | ${cell(ratio)} | ${VERDICT[f.verdict]} |`);
+    lines.push(
+      `| ${cell(f.name)}${cell(note)} | ${cell(value)} | ${cell(formatTarget(f.target, f.unit))} | ${cell(ratio)} | ${VERDICT[f.verdict]} |`,
+    );
   }
   lines.push('');
   if (r.failedPhases.length) {
@@ -91,7 +93,9 @@ export function renderMarkdown(r: BenchResult): string {
     // Below ~0.3 s the 10 ms tick of /proc/stat makes the split meaningless.
     const c = p.seconds >= 0.3 ? p.cpu : undefined;
     const f = (x: number | undefined): string => (x === undefined ? '?' : x.toFixed(2));
-    lines.push(`| ${cell(p.phase)} | ${p.seconds.toFixed(1)} | ${f(c?.bench)} | ${f(c?.children)} | ${f(c?.natsServer)} | ${f(c?.others)} |`);
+    lines.push(
+      `| ${cell(p.phase)} | ${p.seconds.toFixed(1)} | ${f(c?.bench)} | ${f(c?.children)} | ${f(c?.natsServer)} | ${f(c?.others)} |`,
+    );
   }
   lines.push('');
   lines.push('Reproduce: `npm run bench` (full), `npm run bench -- --smoke` (seconds), `--aggregates 1000000` for the full memory target.');

@@ -5,7 +5,7 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { commandFleet, createFleet } from './commands.js';
-import { removePrefixState, startBenchService, type BenchContext } from './context.js';
+import { removePrefixState, startBenchService, stopBenchService, type BenchContext } from './context.js';
 import { judge, type Figure } from './figures.js';
 import { benchName, moduleUpdatePayload } from './payloads.js';
 import { TARGETS } from './options.js';
@@ -33,7 +33,13 @@ export async function measureResume(ctx: BenchContext): Promise<ResumeResults> {
   const s = ctx.settings.resume;
   const svc = await startBenchService(ctx, 'resume');
   // Reconnects within tens of ms, so the figure is the service's, not this client's.
-  const client = await connect({ servers: ctx.server.url, name: 'cim-bench-resume', reconnectTimeWait: 20, reconnectJitter: 0, maxReconnectAttempts: -1 });
+  const client = await connect({
+    servers: ctx.server.url,
+    name: 'cim-bench-resume',
+    reconnectTimeWait: 20,
+    reconnectJitter: 0,
+    maxReconnectAttempts: -1,
+  });
   const fleet = commandFleet(svc, 'resume', 1);
   const name = benchName(fleet.names, 0);
   const subject = `${svc.prefix}.cmd.module.update`;
@@ -46,7 +52,14 @@ export async function measureResume(ctx: BenchContext): Promise<ResumeResults> {
       return r.status === 'ok' ? { ok: true } : { ok: false, code: r.code ?? 'malformed_reply' };
     } catch (e) {
       const n = e instanceof Error ? `${e.name} ${e.message}` : String(e);
-      return { ok: false, code: /timeout/i.test(n) ? 'timeout' : /no responders/i.test(n) ? 'no_responders' : `client_${e instanceof Error ? e.name : 'error'}` };
+      return {
+        ok: false,
+        code: /timeout/i.test(n)
+          ? 'timeout'
+          : /no responders/i.test(n)
+            ? 'no_responders'
+            : `client_${e instanceof Error ? e.name : 'error'}`,
+      };
     }
   };
   try {
@@ -99,7 +112,7 @@ export async function measureResume(ctx: BenchContext): Promise<ResumeResults> {
     return { rounds, figures };
   } finally {
     await client.close();
-    await svc.stop();
+    await stopBenchService(svc);
     await removePrefixState(ctx.admin, svc.prefix);
   }
 }

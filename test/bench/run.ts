@@ -15,14 +15,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServer } from '../support/natsServer.js';
 import { measureDuringBuild } from './buildInFlight.js';
-import { commandFleet, measureCommands, type CommandResults } from './commands.js';
-import { removePrefixState, startBenchService, type BenchContext } from './context.js';
+import { commandFleet, createFleet, measureCommands, type CommandResults } from './commands.js';
+import { removePrefixState, startBenchService, stopBenchService, type BenchContext } from './context.js';
 import { type Figure } from './figures.js';
 import { measureLimit } from './limit.js';
 import { LoadGenerator } from './loadGenerator.js';
 import { cpuMeter, machineInfo, wakeLateness } from './machine.js';
 import { measureMemory } from './memory.js';
-import { parseArgs, resolveSettings, USAGE, type BenchOptions } from './options.js';
+import { parseArgs, resolveSettings, USAGE, type BenchOptions, type Phase } from './options.js';
 import { measureQueries } from './queries.js';
 import { measureRehydration } from './rehydration.js';
 import { renderMarkdown, type BenchResult, type PhaseCpu } from './report.js';
@@ -81,34 +81,59 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
         log(`phase ${name} failed: ${error}`);
         failedPhases.push({ phase: name, error });
-        figures.push({ section: name, name: 'phase', value: null, unit: '', verdict: 'fail', note: `the phase failed: ${error.split('\n')[0] ?? ''}` });
+        figures.push({
+          section: name,
+          name: 'phase',
+          value: null,
+          unit: '',
+          verdict: 'fail',
+          note: `the phase failed: ${error.split('\n')[0] ?? ''}`,
+        });
         return undefined;
       } finally {
         phases.push({ phase: name, seconds: (now() - t) / 1000, cpu: meter.stop() });
       }
     };
 
-    const limit = await phase('limit', () => measureLimit(ctx));
+    // Commands need the limit (ratios); the build figure needs the commands' p99 without a build.
+    const needs: Record<Phase, Phase[]> = {
+      limit: ['commands', 'build'],
+      commands: ['build'],
+      queries: [],
+      build: [],
+      rehydration: [],
+      resume: [],
+      memory: [],
+    };
+    const want = (p: Phase): boolean => !options.only || options.only.includes(p) || needs[p].some((q) => want(q));
 
-    let commands: CommandResults | undefined;
-    await phase('command service', async () => {
-      if (!limit) throw new Error('the limit phase failed, so the command figures have nothing to compare with');
-      const svc = await startBenchService(ctx, 'cmd');
-      try {
-        const fleet = commandFleet(svc, 'agg', settings.commands.aggregates);
-        commands = await phase('commands', () => measureCommands(ctx, svc, fleet, limit));
-        await phase('queries', () => measureQueries(ctx, svc, fleet));
-        const baseline = commands?.rates[0];
-        if (baseline) await phase('build in flight', () => measureDuringBuild(ctx, svc, fleet, baseline));
-      } finally {
-        await svc.stop();
-        await removePrefixState(ctx.admin, svc.prefix);
-      }
-      return { figures: [] };
-    });
-    await phase('rehydration', () => measureRehydration(ctx));
-    await phase('resume', () => measureResume(ctx));
-    await phase('memory', () => measureMemory(ctx));
+    const limit = want('limit') ? await phase('limit', () => measureLimit(ctx)) : undefined;
+
+    if (want('commands') || want('queries') || want('build')) {
+      await phase('command service', async () => {
+        const svc = await startBenchService(ctx, 'cmd');
+        try {
+          const fleet = commandFleet(svc, 'agg', settings.commands.aggregates);
+          let commands: CommandResults | undefined;
+          if (want('commands')) {
+            if (!limit) throw new Error('the limit phase failed, so the command figures have nothing to compare with');
+            commands = await phase('commands', () => measureCommands(ctx, svc, fleet, limit));
+          } else {
+            await createFleet(ctx, fleet, settings.commands.window);
+          }
+          if (want('queries')) await phase('queries', () => measureQueries(ctx, svc, fleet));
+          const baseline = commands?.rates[0];
+          if (want('build') && baseline) await phase('build in flight', () => measureDuringBuild(ctx, svc, fleet, baseline));
+        } finally {
+          await stopBenchService(svc);
+          await removePrefixState(ctx.admin, svc.prefix);
+        }
+        return { figures: [] };
+      });
+    }
+    if (want('rehydration')) await phase('rehydration', () => measureRehydration(ctx));
+    if (want('resume')) await phase('resume', () => measureResume(ctx));
+    if (want('memory')) await phase('memory', () => measureMemory(ctx));
   } finally {
     await load?.stop();
     await admin?.close().catch(() => undefined);
@@ -149,7 +174,10 @@ function sortFigures(figures: Figure[]): Figure[] {
     const i = order.findIndex((o) => f.section.startsWith(o));
     return i === -1 ? order.length : i;
   };
-  return figures.map((f, i) => ({ f, i })).sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i).map((x) => x.f);
+  return figures
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i)
+    .map((x) => x.f);
 }
 
 /**
