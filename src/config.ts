@@ -76,6 +76,10 @@ export interface Config {
   nix: {
     /** Run `nixos-rebuild` on config.activate (only on NixOS hosts). */
     activationEnabled: boolean;
+    /** The file whose presence marks a NixOS host (activation runs only there). */
+    nixosMarker: string;
+    /** The nixos-rebuild program. */
+    nixosRebuildBin: string;
     /** Default binary cache for package.cache. */
     binaryCacheUrl: string;
   };
@@ -292,6 +296,8 @@ const SETTINGS: Setting[] = [
     expected: 'a whole number of milliseconds ≥ 1',
   },
   { key: 'nix.activationEnabled', env: 'NIX_ACTIVATION_ENABLED', schema: bool, expected: 'true or false' },
+  { key: 'nix.nixosMarker', env: 'NIX_NIXOS_MARKER', schema: text, expected: 'the path of the file that marks a NixOS host', kind: 'path' },
+  { key: 'nix.nixosRebuildBin', env: 'NIX_NIXOS_REBUILD', schema: text, expected: 'the nixos-rebuild program (a name on PATH or a path)' },
   {
     key: 'nix.binaryCacheUrl',
     env: 'NIX_BINARY_CACHE_URL',
@@ -541,6 +547,8 @@ export function loadConfig(argv: readonly string[], env: Env, cwd: string = proc
     },
     nix: {
       activationEnabled: get('nix.activationEnabled', false),
+      nixosMarker: get('nix.nixosMarker', '/etc/NIXOS'),
+      nixosRebuildBin: get('nix.nixosRebuildBin', 'nixos-rebuild'),
       binaryCacheUrl: get('nix.binaryCacheUrl', pathToFileURL(resolve(workspace, '.binary-cache')).href),
     },
   };

@@ -101,6 +101,8 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
   const nix = createNixPort({
     workspace: config.workspace,
     activationEnabled: config.nix.activationEnabled,
+    nixosMarker: config.nix.nixosMarker,
+    nixosRebuildBin: config.nix.nixosRebuildBin,
     defaultCacheUrl: config.nix.binaryCacheUrl,
   });
   const materializer = new WorkspaceMaterializer(nix);

@@ -105,7 +105,11 @@ export class AggregateSlot {
   enqueue(work: Work): void {
     this.queue.push(work);
     this.lastUsed = Date.now();
-    if (!this.running) void this.drain();
+    if (this.running) return;
+    this.running = true;
+    // Not synchronously: the supervisor delivers from inside an XState action, and an actor
+    // must not be driven from within another actor's action.
+    queueMicrotask(() => void this.drain());
   }
 
   get loaded(): boolean {
@@ -136,7 +140,6 @@ export class AggregateSlot {
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
     try {
       let work: Work | undefined;
       while ((work = this.queue.shift()) !== undefined) {

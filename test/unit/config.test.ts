@@ -45,8 +45,10 @@ describe('config: defaults', () => {
     expect(c.workspace).toBe(join(cwd, 'workspace'));
     expect(c.inspector).toEqual({ enabled: true, port: 8787 });
     expect(c.log.level).toBe('info');
-    expect(c.aggregates).toEqual({ passivationIdleMs: 120_000, residentCap: 1_000_000, snapshotEvery: 100, commandTimeoutMs: 600_000 });
+    expect(c.aggregates).toEqual({ passivationIdleMs: 120_000, residentCap: 1_000_000, snapshotEvery: 100, commandTimeoutMs: 600_000, storeRetryBudgetMs: 10_000 });
     expect(c.nix.activationEnabled).toBe(false);
+    expect(c.nix.nixosMarker).toBe('/etc/NIXOS');
+    expect(c.nix.nixosRebuildBin).toBe('nixos-rebuild');
     expect(c.nix.binaryCacheUrl).toBe(`file://${join(cwd, 'workspace', '.binary-cache')}`);
   });
 
@@ -129,7 +131,10 @@ describe('config: values', () => {
           NIX_RESIDENT_CAP: '10',
           NIX_SNAPSHOT_EVERY: '5',
           NIX_COMMAND_TIMEOUT_MS: '2000',
+          NIX_STORE_RETRY_BUDGET_MS: '3000',
           NIX_ACTIVATION_ENABLED: 'yes',
+          NIX_NIXOS_MARKER: '/tmp/marker',
+          NIX_NIXOS_REBUILD: '/opt/bin/nixos-rebuild',
           NIX_BINARY_CACHE_URL: 'https://cache.example.org',
           LOG_LEVEL: 'WARN',
         },
@@ -138,8 +143,13 @@ describe('config: values', () => {
     );
     expect(c.nats.reconnect).toEqual({ initialDelayMs: 50, factor: 1.5, maxDelayMs: 1000, maxAttempts: 7 });
     expect(c.nats.embedded).toBe(false);
-    expect(c.aggregates).toEqual({ passivationIdleMs: 1000, residentCap: 10, snapshotEvery: 5, commandTimeoutMs: 2000 });
-    expect(c.nix).toEqual({ activationEnabled: true, binaryCacheUrl: 'https://cache.example.org' });
+    expect(c.aggregates).toEqual({ passivationIdleMs: 1000, residentCap: 10, snapshotEvery: 5, commandTimeoutMs: 2000, storeRetryBudgetMs: 3000 });
+    expect(c.nix).toEqual({
+      activationEnabled: true,
+      binaryCacheUrl: 'https://cache.example.org',
+      nixosMarker: '/tmp/marker',
+      nixosRebuildBin: '/opt/bin/nixos-rebuild',
+    });
     expect(c.log.level).toBe('warn');
   });
 
