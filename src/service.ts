@@ -154,6 +154,8 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     aggregates: () => ({ live: supervisor.liveCount }),
     publisher: () => ({ ...publisher.stats(), dead_letters: deadLetters.stats() }),
     intake: () => intake.stats(),
+    readModels: () => projections.models.stats(),
+    queries: () => queries.stats(),
     nix: () => nix.probe(),
   };
 

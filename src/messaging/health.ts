@@ -16,6 +16,9 @@ export interface HealthSources {
   aggregates(): { live: number };
   publisher(): { mode: string; stored: number; published: number; dead_letters?: { waiting: number } };
   intake(): { received: number; rejected: number };
+  /** Read models: their state (`ready` once caught up) and counters. */
+  readModels?(): { state: string };
+  queries?(): Record<string, unknown>;
   nix(): Promise<{ available: boolean; version?: string; hint?: string }>;
 }
 
@@ -33,7 +36,12 @@ export async function healthReport(src: HealthSources): Promise<Record<string, u
   const mem = process.memoryUsage();
   const publisher = src.publisher();
   const nix = await src.nix();
-  const degraded = conn.state !== 'connected' || publisher.mode !== 'ready' || (publisher.dead_letters?.waiting ?? 0) > 0;
+  const readModels = src.readModels?.();
+  const degraded =
+    conn.state !== 'connected' ||
+    publisher.mode !== 'ready' ||
+    (publisher.dead_letters?.waiting ?? 0) > 0 ||
+    (readModels !== undefined && readModels.state !== 'ready');
   return {
     status: degraded ? 'degraded' : 'ok',
     service: SERVICE_NAME,
@@ -47,6 +55,8 @@ export async function healthReport(src: HealthSources): Promise<Record<string, u
     aggregates: src.aggregates(),
     publisher,
     intake: src.intake(),
+    ...(readModels ? { read_models: readModels } : {}),
+    ...(src.queries ? { queries: src.queries() } : {}),
     nix,
   };
 }

@@ -59,6 +59,7 @@ interface CpuSample {
   self: number;
   children: number;
   server: number;
+  serverPid: number | undefined;
 }
 
 /** CPU use during a phase, in cores (1 = one core busy the whole time). */
@@ -67,9 +68,10 @@ export interface CpuUse {
   bench: number;
   /** Child processes of this process that ended in the phase (nix, git run by the service). */
   children: number;
-  natsServer: number;
+  /** nats-server; undefined (with `others` and `children`) when the server was restarted in the phase. */
+  natsServer: number | undefined;
   /** Everything else on the machine: the noise. */
-  others: number;
+  others: number | undefined;
 }
 
 /** [own ticks, ticks of waited-for children] of a process. */
@@ -92,7 +94,7 @@ function sample(serverPid: number | undefined): CpuSample | undefined {
     const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
     const idle = (n[3] ?? 0) + (n[4] ?? 0);
     const [self, children] = procTicks(process.pid);
-    return { at: Date.now(), busy: total - idle, total, self, children, server: procTicks(serverPid)[0] };
+    return { at: Date.now(), busy: total - idle, total, self, children, server: procTicks(serverPid)[0], serverPid };
   } catch {
     return undefined;
   }
@@ -109,11 +111,13 @@ export function cpuMeter(serverPid: () => number | undefined): { stop(): CpuUse 
       // /proc/stat counts all cores; per-process ticks are in the same unit (USER_HZ).
       const perCore = (b.total - a.total) / cores;
       const bench = (b.self - a.self) / perCore;
-      // A restarted server has a new pid: its ticks restart from 0, so clamp.
-      const natsServer = Math.max(0, b.server - a.server) / perCore;
+      const r = (x: number): number => Math.round(x * 100) / 100;
+      // A restarted server is a new process, and the old one's whole CPU time lands in this
+      // process's reaped-children count: the split of that phase cannot be told.
+      if (a.serverPid !== b.serverPid) return { bench: r(bench), children: NaN, natsServer: undefined, others: undefined };
+      const natsServer = (b.server - a.server) / perCore;
       const children = (b.children - a.children) / perCore;
       const others = Math.max(0, (b.busy - a.busy) / perCore - bench - natsServer - children);
-      const r = (x: number): number => Math.round(x * 100) / 100;
       return { bench: r(bench), children: r(children), natsServer: r(natsServer), others: r(others) };
     },
   };

@@ -85,14 +85,16 @@ export function renderMarkdown(r: BenchResult): string {
     `Targets: ${judged.length - failed.length} of ${judged.length} met${failed.length ? ` (missed: ${failed.map((f) => `${f.section} — ${f.name}`).join('; ')})` : ''}${missing.length ? `; ${missing.length} not measured` : ''}.`,
   );
   lines.push('');
-  lines.push('CPU per phase (cores; "others" is load from outside the bench):');
+  lines.push(
+    'CPU per phase (cores; "others" is load from outside the bench; children count when they end; "?" where a server restart hides the split):',
+  );
   lines.push('');
   lines.push('| phase | s | bench process | its children (nix, git) | nats-server | others |');
   lines.push('|---|---|---|---|---|---|');
   for (const p of r.phases) {
     // Below ~0.3 s the 10 ms tick of /proc/stat makes the split meaningless.
     const c = p.seconds >= 0.3 ? p.cpu : undefined;
-    const f = (x: number | undefined): string => (x === undefined ? '?' : x.toFixed(2));
+    const f = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '?' : x.toFixed(2));
     lines.push(
       `| ${cell(p.phase)} | ${p.seconds.toFixed(1)} | ${f(c?.bench)} | ${f(c?.children)} | ${f(c?.natsServer)} | ${f(c?.others)} |`,
     );
