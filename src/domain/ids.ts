@@ -37,9 +37,19 @@ export function normaliseFlakePath(path: string): string {
   return n === '' ? '.' : n;
 }
 
-/** The aggregate ID of a natural key. */
+const idCache = new Map<string, string>();
+const ID_CACHE_SIZE = 100_000;
+
+/** The aggregate ID of a natural key (cached: every command of a hot aggregate asks again). */
 export function aggregateId(aggregate: string, naturalKey: string): string {
-  return uuidv5(`${aggregate}:${naturalKey}`);
+  const name = `${aggregate}:${naturalKey}`;
+  let id = idCache.get(name);
+  if (id === undefined) {
+    id = uuidv5(name);
+    if (idCache.size >= ID_CACHE_SIZE) idCache.clear();
+    idCache.set(name, id);
+  }
+  return id;
 }
 
 export const flakeId = (path: string): string => aggregateId('flake', normaliseFlakePath(path));

@@ -172,7 +172,8 @@ export class NixCli {
 
   /** Runs git in `cwd`; throws nix_failed (git is part of what nix needs to see a flake). */
   async git(cwd: string, args: string[]): Promise<RunResult> {
-    const run = await runProcess('git', ['-c', 'init.defaultBranch=main', ...args], { cwd, env: this.env });
+    // gc.auto=0: no detached `git gc` left running in the workspace after we return.
+    const run = await runProcess('git', ['-c', 'init.defaultBranch=main', '-c', 'gc.auto=0', ...args], { cwd, env: this.env });
     if (run.spawnError !== undefined) {
       throw nixFailed(
         `git could not start (${run.spawnError.code ?? run.spawnError.message}); install it with \`apt-get install -y git\`.`,

@@ -50,7 +50,12 @@ export class AggregateSupervisor {
       },
     });
     this.actor = createActor(machine, { id: 'supervisor', ...(inspect ? { inspect } : {}) });
-    this.actor.subscribe({ error: (err) => host.logger.error({ err }, 'supervisor actor failed') });
+    this.actor.subscribe({
+      next: (snapshot) => {
+        this.running = snapshot.value === 'running';
+      },
+      error: (err) => host.logger.error({ err }, 'supervisor actor failed'),
+    });
     this.actor.start();
     this.host = slotHost;
   }
@@ -71,8 +76,15 @@ export class AggregateSupervisor {
       };
     }
     const command: RoutedCommand = { key: `${kind}:${id}`, kind, id, work };
-    this.actor.send({ type: 'command.route', command });
+    // Hot path: while the machine says `running`, routing is its `routeCommand` action with
+    // nothing else to decide, so deliver directly (an XState transition per command cost
+    // ~10 % of a command's CPU). Paused and draining go through the machine.
+    if (this.running) this.deliver(command);
+    else this.actor.send({ type: 'command.route', command });
   }
+
+  /** Mirrors the machine's state: true while it is `running`. */
+  private running = true;
 
   /** Pause intake (NATS away): commands are held, not dropped. */
   pause(reason: string): void {

@@ -30,7 +30,9 @@ export class WorkspaceMaterializer {
 
   constructor(
     private readonly performer: BatchPerformer,
-    private readonly options: { delayMs: number; maxBatch: number } = { delayMs: 50, maxBatch: 500 },
+    // A batch costs a few subprocess launches, and each launch blocks the event loop for
+    // milliseconds: batches are at most a few per second, so the command path stays smooth.
+    private readonly options: { delayMs: number; maxBatch: number } = { delayMs: 250, maxBatch: 2000 },
   ) {}
 
   private readonly inFlight = new Map<string, Promise<void>>();

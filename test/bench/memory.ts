@@ -147,7 +147,15 @@ export async function measureMemory(ctx: BenchContext): Promise<MemoryResults> {
   } finally {
     await stopBenchService(svc);
     await removePrefixState(ctx.admin, svc.prefix);
-    await rm(workspace, { recursive: true, force: true });
+    // Bounded retries: a late write (a detached git) can make the first removal fail.
+    for (let attempt = 0; attempt < 10; attempt++) {
+      try {
+        await rm(workspace, { recursive: true, force: true });
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
 }
 
