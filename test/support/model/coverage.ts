@@ -1,16 +1,15 @@
 /**
  * Coverage of the aggregate machines by the model suite: every state and every transition
  * (source state, event, guard, target) is enumerated from the machine definitions, and
- * every microstep the model actors take is recorded, tagged with where it was exercised:
- * `service` (the step was checked against the running service, or replays a history the
- * service stored) or `model` (the pure machines only, for outcomes the offline service
- * cannot produce).
+ * every microstep of a model actor whose steps are checked against the running service (or
+ * that replays a history the service stored) is counted. The gate accepts nothing less than
+ * every state and every transition exercised against the service.
  */
 import type { AnyTransitionDefinition, InspectionEvent, Observer } from 'xstate';
 import { aggregateKinds, registry, type AggregateKind } from '../../../machines/index.js';
 
-/** Where a step was exercised; `none` for hypothetical runs that count nowhere (order searches). */
-export type Exercised = 'service' | 'model' | 'none';
+/** Where a step was exercised: `service`, or `none` for hypothetical runs that count nowhere (order searches). */
+export type Exercised = 'service' | 'none';
 
 /** One transition of a machine, as the table names it. */
 export interface TransitionInfo {
@@ -23,7 +22,6 @@ export interface TransitionInfo {
 
 interface Counts {
   service: number;
-  model: number;
 }
 
 function guardName(t: AnyTransitionDefinition): string {
@@ -61,28 +59,6 @@ export function machineInventory(): Record<AggregateKind, { states: string[]; tr
   return out;
 }
 
-/**
- * Transitions the real service cannot be driven through offline, with the reason. They
- * must be covered by the pure model; the suite fails when one of them becomes reachable
- * over NATS without being taken off this list, or when the list names a transition that
- * no longer exists.
- */
-export const MODEL_ONLY: Readonly<Record<string, string>> = (() => {
-  const failedActivation =
-    'needs a failing activation: the service runs nixos-rebuild only on a NixOS host (/etc/NIXOS, not configurable) with activation enabled, and records `executed: false` elsewhere';
-  const out: Record<string, string> = {
-    'config:activating · effect.failed [awaited] → (stays)': failedActivation,
-    'config:rolling_back · effect.failed [awaited] → activated': failedActivation.replace('activation', 'rollback'),
-  };
-  for (const target of ['created', 'boot_ready', 'testing', 'activated']) {
-    const guard = { created: ' [neverActivated]', boot_ready: ' [lastBoot]', testing: ' [lastTest]', activated: '' }[target];
-    out[`config:activating · config.activation_failed${guard} → ${target}`] = failedActivation;
-    out[`config:${target} · config.activation_failed → (stays)`] =
-      `replays ConfigActivationFailed, which only ${failedActivation.replace('needs ', '')}`;
-  }
-  return out;
-})();
-
 /** Records what the model actors exercise. One per process (the model suite is one file). */
 export class Coverage {
   readonly inventory = machineInventory();
@@ -92,8 +68,8 @@ export class Coverage {
 
   constructor() {
     for (const kind of aggregateKinds) {
-      for (const s of this.inventory[kind].states) this.states.set(`${kind}:${s}`, { service: 0, model: 0 });
-      for (const t of this.inventory[kind].transitions) this.transitions.set(`${kind}:${t.key}`, { service: 0, model: 0 });
+      for (const s of this.inventory[kind].states) this.states.set(`${kind}:${s}`, { service: 0 });
+      for (const t of this.inventory[kind].transitions) this.transitions.set(`${kind}:${t.key}`, { service: 0 });
       for (const node of Object.values(registry[kind].machine.root.states)) {
         for (const defs of node.transitions.values()) for (const def of defs) this.keys.set(def, `${kind}:${transitionKey(def)}`);
       }
@@ -127,46 +103,33 @@ export class Coverage {
     if (s) s[where]++;
   }
 
-  /** The gaps: states or transitions nothing exercised, service gaps outside {@link MODEL_ONLY}, stale entries. */
+  /** The gaps: every state and every transition nothing exercised against the service. */
   gaps(): string[] {
     const out: string[] = [];
     for (const [key, c] of this.states) if (c.service === 0) out.push(`state ${key} was never reached against the service`);
-    for (const [key, c] of this.transitions) {
-      const modelOnly = MODEL_ONLY[key];
-      if (c.service === 0 && c.model === 0)
-        out.push(`transition ${key} is not covered at all: add a command sample, a world outcome or a path that takes it`);
-      else if (c.service === 0 && modelOnly === undefined)
-        out.push(
-          `transition ${key} is covered by the pure model only: drive it through the service, or list it in MODEL_ONLY with the reason`,
-        );
-      else if (c.service > 0 && modelOnly !== undefined)
-        out.push(`transition ${key} is listed in MODEL_ONLY but was exercised against the service: take it off the list`);
-    }
-    for (const key of Object.keys(MODEL_ONLY))
-      if (!this.transitions.has(key)) out.push(`MODEL_ONLY names ${key}, which the machines no longer have`);
+    for (const [key, c] of this.transitions)
+      if (c.service === 0)
+        out.push(`transition ${key} was not exercised against the service: add a command sample, a world outcome or a path that takes it`);
     return out;
   }
 
-  /** The table, one block per machine: states, then transitions, with counts. */
+  /** The table, one block per machine: states, then transitions, with how often each was exercised against the service. */
   table(): string {
     const lines: string[] = [];
     for (const kind of aggregateKinds) {
       const { states, transitions } = this.inventory[kind];
+      const reached = states.filter((s) => (this.states.get(`${kind}:${s}`)?.service ?? 0) > 0).length;
       const covered = transitions.filter((t) => (this.transitions.get(`${kind}:${t.key}`)?.service ?? 0) > 0).length;
-      const modelOnly = transitions.filter((t) => MODEL_ONLY[`${kind}:${t.key}`] !== undefined).length;
-      lines.push(
-        `${kind}: ${states.length} states, ${transitions.length} transitions — ${covered} exercised against the service, ${modelOnly} by the pure model only`,
-      );
+      lines.push(`${kind}: ${reached}/${states.length} states, ${covered}/${transitions.length} transitions exercised against the service`);
       const width = Math.max(...transitions.map((t) => t.key.length), ...states.map((s) => s.length + 6));
-      lines.push(`  ${'state / transition'.padEnd(width)}  service    model`);
+      lines.push(`  ${'state / transition'.padEnd(width)}  service`);
       for (const s of states) {
         const c = this.states.get(`${kind}:${s}`)!;
-        lines.push(`  ${`state ${s}`.padEnd(width)}  ${String(c.service).padStart(7)}  ${String(c.model).padStart(7)}`);
+        lines.push(`  ${`state ${s}`.padEnd(width)}  ${String(c.service).padStart(7)}${c.service === 0 ? '  NOT COVERED' : ''}`);
       }
       for (const t of transitions) {
         const c = this.transitions.get(`${kind}:${t.key}`)!;
-        const mark = MODEL_ONLY[`${kind}:${t.key}`] !== undefined ? '  (model only)' : '';
-        lines.push(`  ${t.key.padEnd(width)}  ${String(c.service).padStart(7)}  ${String(c.model).padStart(7)}${mark}`);
+        lines.push(`  ${t.key.padEnd(width)}  ${String(c.service).padStart(7)}${c.service === 0 ? '  NOT COVERED' : ''}`);
       }
       lines.push('');
     }
@@ -174,14 +137,14 @@ export class Coverage {
   }
 
   /** Totals, for the summary line. */
-  totals(): { states: number; transitions: number; serviceTransitions: number; modelOnlyTransitions: number } {
-    let serviceTransitions = 0;
-    let modelOnlyTransitions = 0;
-    for (const [key, c] of this.transitions) {
-      if (c.service > 0) serviceTransitions++;
-      else if (c.model > 0 && MODEL_ONLY[key] !== undefined) modelOnlyTransitions++;
-    }
-    return { states: this.states.size, transitions: this.transitions.size, serviceTransitions, modelOnlyTransitions };
+  totals(): { states: number; transitions: number; serviceStates: number; serviceTransitions: number } {
+    const count = (m: Map<string, Counts>) => [...m.values()].filter((c) => c.service > 0).length;
+    return {
+      states: this.states.size,
+      transitions: this.transitions.size,
+      serviceStates: count(this.states),
+      serviceTransitions: count(this.transitions),
+    };
   }
 }
 

@@ -5,14 +5,15 @@
  * state space bounded by {@link abstractState}. A path is a list of step labels: a sample
  * label, or {@link OUTCOME} where the running effect finishes.
  */
+import { getNextSnapshot } from 'xstate';
 import { getAdjacencyMap, getShortestPaths, getSimplePaths } from 'xstate/graph';
 import { registry, type AggregateKind, type EffectRequest } from '../../../machines/index.js';
 import { abstractState, samples, wireCommand, type Address, type MachineEvent } from './catalogue.js';
-import { hostFailure, outcomeOf, type World } from './world.js';
+import { hostFailure, hostRunsNixEnv, outcomeOf, type World } from './world.js';
 
 /** The step at which the running effect's outcome (as the world decides it) arrives. */
 export const OUTCOME = '⟨outcome⟩';
-/** The step at which a flaky host's failure arrives instead (pure model only). */
+/** The step at which a NixOS host's failure (nixos-rebuild exits non-zero) arrives instead. */
 export const FAILURE = '⟨host fails⟩';
 
 export type PathLabels = readonly string[];
@@ -24,7 +25,9 @@ type LabelledEvent = MachineEvent & { __label: string };
  * True when the world's effect runs a process (nix, git), so a command sent right after the
  * one that started it reaches the aggregate before the outcome. Effects refused before any
  * process runs (forbidden paths) and activations on a host that is not NixOS finish at once:
- * the model never sends commands behind them.
+ * the model never sends commands behind them. Nor behind the fake nixos-rebuild of a NixOS
+ * host: it finishes in milliseconds, so whether a command sent behind it meets `activating`
+ * would be a race.
  */
 export function slowEffect(world: World, effect: EffectRequest): boolean {
   switch (effect.kind) {
@@ -61,6 +64,15 @@ function traversal(kind: AggregateKind, address: Address, world: World) {
   const all = samples[kind].map((s) => s.label);
   const plain = plainSamples(kind);
   const event = (label: string): LabelledEvent => ({ ...wireCommand(address, label, world).event, __label: label });
+  const machine = registry[kind].machine;
+  // On a NixOS host, a command is not offered when it would run more than nixos-rebuild (a
+  // rollback further back switches this machine's real system profile with nix-env).
+  const allowed = (snap: Snap, e: LabelledEvent): boolean =>
+    world.host !== 'nixos' ||
+    !hostRunsNixEnv(
+      world,
+      (getNextSnapshot(machine, snap as never, e as never) as unknown as Snap).context['pending_effect'] as EffectRequest | null,
+    );
   return {
     input: { aggregate_id: address.id },
     serializeState: (s: unknown) => abstractState(kind, s as Snap),
@@ -68,7 +80,7 @@ function traversal(kind: AggregateKind, address: Address, world: World) {
     events: (s: unknown): LabelledEvent[] => {
       const snap = s as Snap;
       const effect = snap.context['pending_effect'] as EffectRequest | null;
-      if (effect === null) return all.map(event);
+      if (effect === null) return all.map(event).filter((e) => allowed(snap, e));
       const outcomes = [{ ...outcomeOf(world, effect, snap.context), __label: OUTCOME } as unknown as LabelledEvent];
       const failure = hostFailure(world, effect);
       if (failure) outcomes.push({ ...failure, __label: FAILURE });
@@ -94,6 +106,13 @@ export interface MachinePaths {
   simple: PathLabels[];
   /** Every edge of the abstract graph: a shortest path to its source plus the edge. */
   edges: PathLabels[];
+  /**
+   * Every edge path that ends in a host failure, followed by the same command again, which
+   * succeeds. A failed activation leaves the abstract state as it was (the edge is a
+   * self-loop), so no other path takes a step after one: these check that the aggregate —
+   * live, or rebuilt from its events with the failure among them — goes on as the model.
+   */
+  retries: PathLabels[];
   /** Abstract states and edges found. */
   stats: { states: number; edges: number; simpleTotal: number };
 }
@@ -119,6 +138,13 @@ export function machinePaths(kind: AggregateKind, address: Address, world: World
       edges.push([...prefix, eventKey]);
     }
   }
+  const retries = edges
+    .filter((p) => p.at(-1) === FAILURE)
+    .map((p) => {
+      const command = p.at(-2);
+      if (command === undefined || command.startsWith('⟨')) throw new Error(`graph: ${p.join(' → ')}: no command right before the failure`);
+      return [...p, command, OUTCOME];
+    });
   const simpleAll = getSimplePaths(machine, options as never).map(labelsOf);
   simpleAll.sort((a, b) => a.length - b.length || a.join('\u0000').localeCompare(b.join('\u0000')));
   return {
@@ -126,17 +152,18 @@ export function machinePaths(kind: AggregateKind, address: Address, world: World
     shortest: [...byState.values()],
     simple: simpleAll.slice(0, simpleCap),
     edges,
+    retries,
     stats: { states: byState.size, edges: edgeCount, simpleTotal: simpleAll.length },
   };
 }
 
 /**
- * The paths to run: every edge path, then the shortest and simple paths, without
+ * The paths to run: every edge path and retry, then the shortest and simple paths, without
  * duplicates and without a path that is a prefix of another one (the longer one checks the
  * same steps). Sorted for a stable order.
  */
 export function pathsToRun(paths: MachinePaths): PathLabels[] {
-  const all = [...paths.edges, ...paths.shortest, ...paths.simple].map((p) => [...p]);
+  const all = [...paths.edges, ...paths.retries, ...paths.shortest, ...paths.simple].map((p) => [...p]);
   const keys = new Set(all.map((p) => p.join('\u0000')));
   const unique = [...keys].map((k) => (k === '' ? [] : k.split('\u0000')));
   const kept = unique.filter((p) => !unique.some((q) => q.length > p.length && p.every((l, i) => q[i] === l)));

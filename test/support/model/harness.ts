@@ -6,7 +6,11 @@
  * predictions: replies, live events with their identity chain and headers, stored histories.
  */
 import { randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { connect, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { expect } from 'vitest';
@@ -146,9 +150,88 @@ class EventLog {
   }
 }
 
+/** The fake nixos-rebuild of the Nix port's tests: records its arguments, exits with $FAKE_REBUILD_EXIT. */
+const FAKE_REBUILD = fileURLToPath(new URL('../nix/fake-nixos-rebuild.sh', import.meta.url));
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * A stand-in NixOS host for one service: a marker file of its own (`NIX_NIXOS_MARKER`) and,
+ * as `NIX_NIXOS_REBUILD`, a wrapper that runs the fake nixos-rebuild with its log in this
+ * directory and the exit code the world last wrote to `exit`. The service copies its
+ * environment when it starts, so the outcome is a file, not a variable; and since
+ * `nixos-rebuild switch --rollback` does not name the configuration, the calls that reach
+ * the host run one at a time ({@link NixosHost.run}), each with its own outcome.
+ */
+export class NixosHost {
+  readonly marker: string;
+  readonly rebuild: string;
+  private readonly log: string;
+  private readonly exitFile: string;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** nixos-rebuild calls made, and how many of them failed. */
+  calls = 0;
+  failures = 0;
+
+  private constructor(readonly dir: string) {
+    this.marker = join(dir, 'NIXOS');
+    this.rebuild = join(dir, 'nixos-rebuild');
+    this.log = join(dir, 'rebuild.log');
+    this.exitFile = join(dir, 'exit');
+    writeFileSync(this.marker, '');
+    writeFileSync(this.log, '');
+    writeFileSync(this.exitFile, '0\n');
+    writeFileSync(
+      this.rebuild,
+      `#!/bin/sh\nFAKE_REBUILD_LOG=${shellQuote(this.log)} FAKE_REBUILD_EXIT="$(cat ${shellQuote(this.exitFile)})" exec ${shellQuote(FAKE_REBUILD)} "$@"\n`,
+    );
+    chmodSync(this.rebuild, 0o755);
+  }
+
+  static create(): NixosHost {
+    return new NixosHost(mkdtempSync(join(tmpdir(), 'cim-model-host-')));
+  }
+
+  /** The service settings that make it treat this directory as its NixOS host. */
+  get env(): Record<string, string> {
+    return { NIX_ACTIVATION_ENABLED: 'true', NIX_NIXOS_MARKER: this.marker, NIX_NIXOS_REBUILD: this.rebuild };
+  }
+
+  private lines(): string[] {
+    return readFileSync(this.log, 'utf8')
+      .split('\n')
+      .filter((l) => l.length > 0);
+  }
+
+  /**
+   * Runs `send` (a command whose effect calls nixos-rebuild) with nixos-rebuild exiting
+   * `exit`, after every earlier call finished; resolves with its result and the arguments of
+   * the nixos-rebuild calls made meanwhile.
+   */
+  run<T>(exit: number, send: () => Promise<T>): Promise<{ result: T; calls: string[] }> {
+    const turn = this.queue.then(async () => {
+      writeFileSync(this.exitFile, `${exit}\n`);
+      const before = this.lines().length;
+      const result = await send();
+      const calls = this.lines().slice(before);
+      this.calls += calls.length;
+      if (exit !== 0) this.failures += calls.length;
+      return { result, calls };
+    });
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  dispose(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
 export interface StartOptions {
   /** Extra service environment (NIX_RESIDENT_CAP, …). */
   env?: Record<string, string>;
+  /** Run on a stand-in NixOS host ({@link NixosHost}) with activation enabled. */
+  nixosHost?: boolean;
   /** Label of the prefix, for logs. */
   label?: string;
 }
@@ -171,6 +254,8 @@ export class ServiceUnderTest {
     readonly world: World,
     readonly events: EventLog,
     private readonly store: EventStore,
+    /** The stand-in NixOS host, when the service runs on one. */
+    readonly host: NixosHost | undefined,
   ) {}
 
   /** Retries that a reply needed, over all commands (fault variant). */
@@ -180,13 +265,15 @@ export class ServiceUnderTest {
 
   static async start(options: StartOptions = {}): Promise<ServiceUnderTest> {
     const server = await startNatsServer();
-    const svc = await startTestService(server, { ...(options.env ? { env: options.env } : {}) });
+    const host = options.nixosHost ? NixosHost.create() : undefined;
+    const env = { ...options.env, ...host?.env };
+    const svc = await startTestService(server, { env });
     const client = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 50, name: 'model-suite' });
     const events = new EventLog();
     await events.start(client, `${svc.prefix}.event.>`);
-    const world = prepareWorkspace(svc.workspace, svc.config.nix.binaryCacheUrl);
+    const world = prepareWorkspace(svc.workspace, svc.config.nix.binaryCacheUrl, host ? 'nixos' : 'plain');
     const store = await EventStore.open(client, subjectsFor(svc.prefix), pino({ level: 'silent' }));
-    return new ServiceUnderTest(server, svc, client, world, events, store);
+    return new ServiceUnderTest(server, svc, client, world, events, store, host);
   }
 
   get prefix(): string {
@@ -198,6 +285,7 @@ export class ServiceUnderTest {
     await this.client.close().catch(() => undefined);
     await this.svc.stop();
     await this.server.dispose();
+    this.host?.dispose();
   }
 
   /**

@@ -1,14 +1,14 @@
 /**
  * Runs a path of step labels against the service and the model side by side, checking every
- * reply and event; and the pure variant for outcomes the offline service cannot produce.
+ * reply and event, and every call the service makes to a NixOS host's nixos-rebuild.
  */
 import type { Identity } from '../../../src/domain/identity.js';
 import { expect } from 'vitest';
 import { wireCommand, type Address } from './catalogue.js';
 import { FAILURE, OUTCOME, type PathLabels } from './graph.js';
 import { newIdentity, type ActualReply, type ServiceUnderTest } from './harness.js';
-import { ModelAggregate, replay, type Prediction } from './modelAggregate.js';
-import { hostFailure, type World } from './world.js';
+import { ModelAggregate, type Prediction } from './modelAggregate.js';
+import { HOST_FAILURE_EXIT, hostFailure, hostRunsNixEnv, rebuildArguments } from './world.js';
 
 type Settled = { ok: ActualReply } | { error: unknown };
 
@@ -37,6 +37,11 @@ export function describePath(labels: PathLabels): string {
  * aggregate while the effect runs (the paths only do that behind effects that run a
  * process). Every reply and every event is checked when its prediction is final; at the
  * end, the stored history and the state it replays to.
+ *
+ * On a NixOS host ({@link ServiceUnderTest.host}) a command that starts an activation or a
+ * rollback goes out through the host, which makes nixos-rebuild fail when the next step is
+ * {@link FAILURE} (and succeed on {@link OUTCOME}); its reply is checked with the
+ * nixos-rebuild call the service made for it.
  */
 export async function runPathOnService(sut: ServiceUnderTest, address: Address, labels: PathLabels, name: string): Promise<ModelAggregate> {
   const model = new ModelAggregate(address, sut.world, 'service');
@@ -52,9 +57,12 @@ export async function runPathOnService(sut: ServiceUnderTest, address: Address, 
   };
   const stepOf = new Map<string, number>();
   for (const [i, label] of labels.entries()) {
-    if (label === FAILURE) throw new Error(`${name}: a service path cannot make the host fail`);
-    if (label === OUTCOME) {
-      for (const p of model.settle()) due.push({ prediction: p, step: stepOf.get(p.identity.message_id) ?? i });
+    if (label === OUTCOME || label === FAILURE) {
+      const effect = model.runningEffect;
+      if (!effect) throw new Error(`${where(i)}: ${label}, but no effect runs`);
+      const failure = label === FAILURE ? hostFailure(sut.world, effect) : undefined;
+      if (label === FAILURE && !failure) throw new Error(`${where(i)}: this world cannot make ${effect.kind} fail`);
+      for (const p of model.settle(failure)) due.push({ prediction: p, step: stepOf.get(p.identity.message_id) ?? i });
       await check();
       await sut.expectQuery(model, where(i));
       continue;
@@ -62,8 +70,26 @@ export async function runPathOnService(sut: ServiceUnderTest, address: Address, 
     const command = wireCommand(address, label, sut.world);
     const identity: Identity = newIdentity();
     stepOf.set(identity.message_id, i);
-    replies.set(identity.message_id, settled(sut.send(command, identity)));
+    const running = model.runningEffect;
     const prediction = model.command(command, identity);
+    const started = model.runningEffect !== running ? model.runningEffect : undefined;
+    if (hostRunsNixEnv(sut.world, started))
+      throw new Error(`${where(i)}: ${label} would run nix-env on this machine's system profile; the graph must not offer it`);
+    const args = rebuildArguments(sut.world, started);
+    if (args !== undefined) {
+      if (!sut.host) throw new Error(`${where(i)}: a NixOS world needs a service on a NixOS host`);
+      // The host fails this call when the path says so; the outcome step follows at once.
+      const exit = labels[i + 1] === FAILURE ? HOST_FAILURE_EXIT : 0;
+      const reply = sut.host
+        .run(exit, () => sut.send(command, identity))
+        .then(({ result, calls }) => {
+          expect(calls, `${where(i)}: the nixos-rebuild calls ${label} made (exiting ${exit})`).toEqual([args]);
+          return result;
+        });
+      replies.set(identity.message_id, settled(reply));
+    } else {
+      replies.set(identity.message_id, settled(sut.send(command, identity)));
+    }
     if (prediction) due.push({ prediction, step: i });
     // While an effect runs, the next commands go out at once; their replies are checked at the outcome.
     if (!model.pending) {
@@ -75,23 +101,6 @@ export async function runPathOnService(sut: ServiceUnderTest, address: Address, 
   await check();
   await sut.expectQuery(model, where(labels.length));
   await sut.expectHistory(model, where(labels.length));
-  return model;
-}
-
-/**
- * Runs `labels` on the pure model only (a flaky host's failures included) and checks that
- * replaying the recorded facts gives the live state.
- */
-export function runPathOnModel(address: Address, world: World, labels: PathLabels, name: string): ModelAggregate {
-  const model = new ModelAggregate(address, world, 'model');
-  for (const label of labels) {
-    if (label === OUTCOME) model.settle();
-    else if (label === FAILURE) model.settle(hostFailure(world, model.runningEffect!));
-    else model.command(wireCommand(address, label, world), newIdentity());
-  }
-  if (model.pending) model.settle();
-  const rebuilt = replay(address, model.history, 'model');
-  expect(rebuilt, `${name} [${describePath(labels)}]: replaying the facts gives the live state`).toEqual(model.snapshot());
   return model;
 }
 

@@ -14,11 +14,18 @@
  * - a package whose flake_ref ends in `/ok` builds (a `/bin/sh` derivation), one ending in
  *   `/bad` fails (its builder exits 1); cache copies to the configured file cache, and fails
  *   (`forbidden`) for a cache URL outside the workspace;
- * - config activation and rollback record `executed: false` (this host is not NixOS);
+ * - config activation and rollback record `executed: false` on a host that is not NixOS
+ *   (`host: 'plain'`);
  * - module, overlay and config files are scheduled work: they never change a reply.
  *
- * A `flaky host` variant lets activations and rollbacks also fail ({@link hostFailure}): the
- * real service cannot do that offline, so it is used for the pure model only.
+ * On a stand-in NixOS host (`host: 'nixos'`: a service started with a marker file of its own
+ * and the fake nixos-rebuild, see `NixosHost` in harness.ts) activations and rollbacks run
+ * `nixos-rebuild` and are recorded with `executed: true`; the world may also make it fail
+ * ({@link hostFailure}, exit {@link HOST_FAILURE_EXIT}). Which of the two happens is the
+ * path's choice (the graph offers both), and the runner tells the fake before the command
+ * goes out. Only rollbacks to the generation just before the current one are offered there:
+ * any other target runs `nix-env --switch-generation` on this machine's real system profile
+ * ({@link hostRunsNixEnv}).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,20 +40,26 @@ export interface World {
   defaultCache: string;
   /** A cache URL outside the workspace. */
   outsideCache: string;
-  /** Activations and rollbacks may also fail (pure model only: the graph offers both outcomes). */
-  flakyHost: boolean;
+  /**
+   * `plain`: not NixOS, activations and rollbacks are recorded with `executed: false`.
+   * `nixos`: a stand-in NixOS host; they run the fake nixos-rebuild, which succeeds or fails.
+   */
+  host: 'plain' | 'nixos';
 }
+
+/** What the fake nixos-rebuild exits with when the world makes it fail. */
+export const HOST_FAILURE_EXIT = 3;
 
 export const ATTRIBUTE = 'packages.x86_64-linux.default';
 
 /** A world for the pure model (graph walks): same categories, placeholder paths. */
-export function pureWorld(flakyHost = false): World {
+export function pureWorld(host: World['host'] = 'plain'): World {
   return {
     workspace: '',
     urls: { ok: 'path:/model/deps/ok', missing: 'path:/model/deps/missing', outside: 'path:/etc' },
     defaultCache: 'file:///model/.binary-cache',
     outsideCache: 'file:///etc/cim-model-cache',
-    flakyHost,
+    host,
   };
 }
 
@@ -72,14 +85,14 @@ function writeFile(path: string, text: string): void {
 }
 
 /** Writes the shared fixtures into the service's workspace; returns the world there. */
-export function prepareWorkspace(workspace: string, defaultCache: string): World {
+export function prepareWorkspace(workspace: string, defaultCache: string, host: World['host'] = 'plain'): World {
   writeFile(join(workspace, 'deps/ok/flake.nix'), '{\n  description = "a local dependency";\n  outputs = { self }: { };\n}\n');
   return {
     workspace,
     urls: { ok: `path:${workspace}/deps/ok`, missing: `path:${workspace}/deps/missing`, outside: 'path:/etc' },
     defaultCache,
     outsideCache: 'file:///etc/cim-model-cache',
-    flakyHost: false,
+    host,
   };
 }
 
@@ -164,6 +177,7 @@ export function outcomeOf(world: World, effect: EffectRequest, context: Record<s
       return ok(effect.kind, { cache_url: effect.cache_url ?? world.defaultCache, paths: effect.store_paths });
     case 'config.activate':
     case 'config.rollback':
+      if (world.host === 'nixos') return ok(effect.kind, { executed: true });
       return ok(effect.kind, { executed: false, reason: 'this host is not NixOS' });
     case 'module.write':
     case 'module.delete':
@@ -174,10 +188,31 @@ export function outcomeOf(world: World, effect: EffectRequest, context: Record<s
   }
 }
 
-/** The other outcome a flaky host may give an activation or rollback: nixos-rebuild fails. */
+/** The other outcome a NixOS host may give an activation or rollback: nixos-rebuild exits {@link HOST_FAILURE_EXIT}. */
 export function hostFailure(world: World, effect: EffectRequest): EffectOutcome | undefined {
-  if (!world.flakyHost || (effect.kind !== 'config.activate' && effect.kind !== 'config.rollback')) return undefined;
-  return nixFailed(effect.kind, 'nixos-rebuild failed on the model host');
+  if (world.host !== 'nixos' || (effect.kind !== 'config.activate' && effect.kind !== 'config.rollback')) return undefined;
+  return { ...(nixFailed(effect.kind, 'nixos-rebuild failed on the model host') as EffectFailed), exit_code: HOST_FAILURE_EXIT };
+}
+
+/**
+ * True for an effect that, on a NixOS host, would run more than nixos-rebuild: a rollback to
+ * a generation other than the one before the current one runs `nix-env --profile
+ * /nix/var/nix/profiles/system --switch-generation` and the profile's
+ * `switch-to-configuration` — this machine's real system profile. Never sent there.
+ */
+export function hostRunsNixEnv(world: World, effect: EffectRequest | null | undefined): boolean {
+  return world.host === 'nixos' && effect?.kind === 'config.rollback' && effect.to_generation !== effect.from_generation - 1;
+}
+
+/**
+ * The arguments the NixOS host's nixos-rebuild is called with for an activation or rollback
+ * (the fake records them), or undefined for any other effect or a plain host.
+ */
+export function rebuildArguments(world: World, effect: EffectRequest | undefined): string | undefined {
+  if (world.host !== 'nixos' || effect === undefined) return undefined;
+  if (effect.kind === 'config.activate') return `${effect.activation_type} --flake ${world.workspace}#${effect.name}`;
+  if (effect.kind === 'config.rollback') return 'switch --rollback';
+  return undefined;
 }
 
 /**
@@ -196,6 +231,7 @@ export const UNPREDICTED: Readonly<Record<string, readonly string[]>> = {
   'package.cached': ['paths'],
   'package.cache_failed': ['message', 'exit_code', 'log_tail'],
   'config.activated': ['reason'],
+  'config.activation_failed': ['message', 'log_tail'],
   'config.rolled_back': ['reason'],
 };
 
