@@ -154,7 +154,7 @@ export async function startServiceProcess(options: ServiceProcessOptions = {}): 
 
   const describeTail = (): string =>
     `\n--- last log lines ---\n${lines
-      .slice(-15)
+      .filter((l) => !String(l.msg).startsWith("NATS reconnect attempt")).slice(-25)
       .map((l) => JSON.stringify(l))
       .join('\n')}\n--- stderr ---\n${stderr.slice(-2000)}`;
 
