@@ -5,7 +5,6 @@
  * backoff schedule (`reconnectDelayHandler`). Every state change and every permission
  * error is logged; a permission error never takes the service down.
  */
-import { connect as netConnect } from 'node:net';
 import { connect, errors, type NatsConnection, type Status } from '@nats-io/transport-node';
 import { createActor, fromPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { reconnectionMachine, type ConnectFailure, type ConnectInput, type ConnectOutput } from '../../machines/index.js';
@@ -93,9 +92,6 @@ export function createConnectionSupervisor(
     return `${scheme}://${hostport}`;
   };
 
-  /** Client reconnect attempts after which the connection is replaced by a new one. */
-  const RECONNECT_WATCHDOG_ATTEMPTS = 6;
-
   const handleStatus = (nc: NatsConnection, s: Status): void => {
     switch (s.type) {
       case 'disconnect':
@@ -105,17 +101,6 @@ export function createConnectionSupervisor(
         actor.send({ type: 'nats.reconnecting' });
         const ctx = actor.getSnapshot().context;
         log.debug({ attempt: ctx.attempt, delay_ms: ctx.delayMs }, `NATS reconnect attempt ${ctx.attempt}`);
-        // Watchdog: a client that keeps failing to reconnect while the server accepts TCP
-        // connections is replaced by a fresh connection (the supervisor connects anew and
-        // the service restarts on it). Seen rarely after a server SIGKILL: the client kept
-        // retrying against a server that was back.
-        if (ctx.attempt > 0 && ctx.attempt % RECONNECT_WATCHDOG_ATTEMPTS === 0) {
-          void serverListens(config.nats.servers).then((up) => {
-            if (!up || current !== nc || nc.isClosed() || stateOf() !== 'reconnecting') return;
-            log.warn({ attempt: ctx.attempt }, 'NATS server is back but the client is still reconnecting; replacing the connection');
-            void nc.close().catch(() => undefined);
-          });
-        }
         break;
       }
       case 'reconnect':
@@ -362,33 +347,4 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
-}
-
-/** Does any of the servers accept a TCP connection (within 500 ms)? */
-function serverListens(servers: readonly string[]): Promise<boolean> {
-  return Promise.all(
-    servers.map(
-      (url) =>
-        new Promise<boolean>((resolve) => {
-          let host = '127.0.0.1';
-          let port = 4222;
-          try {
-            const u = new URL(url.replace(/^(nats|tls):/, 'http:'));
-            host = u.hostname || host;
-            port = Number(u.port) || port;
-          } catch {
-            resolve(false);
-            return;
-          }
-          const socket = netConnect({ host, port });
-          const done = (up: boolean): void => {
-            socket.destroy();
-            resolve(up);
-          };
-          socket.setTimeout(500, () => done(false));
-          socket.once('connect', () => done(true));
-          socket.once('error', () => done(false));
-        }),
-    ),
-  ).then((ups) => ups.some(Boolean));
 }

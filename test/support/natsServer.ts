@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -93,6 +94,15 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     port = Number(new URL(client.replace(/^nats:/, 'http:')).port);
     const ws = ports.websocket?.[0];
     if (ws) wsPort = Number(new URL(ws.replace(/^wss?:/, 'http:')).port);
+    // The ports file says it listens; make sure it does, and that it did not die right after.
+    const deadline = Date.now() + 5_000;
+    while (!(await accepts(port))) {
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        throw new Error(`nats-server exited right after start (code ${proc.exitCode}, signal ${proc.signalCode}):\n${stderr}`);
+      }
+      if (Date.now() > deadline) throw new Error(`nats-server wrote its ports file but does not accept connections on ${port}:\n${stderr}`);
+      await delay(20);
+    }
   };
 
   const waitExit = async (signal: NodeJS.Signals): Promise<void> => {
@@ -132,6 +142,20 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     },
   };
   return server;
+}
+
+/** Does something accept a TCP connection on the loopback port? */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = netConnect({ host: '127.0.0.1', port });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
 
 interface PortsFile {
