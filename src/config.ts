@@ -64,8 +64,10 @@ export interface Config {
   aggregates: {
     /** An aggregate actor idle this long is passivated (stopped; rebuilt on demand). */
     passivationIdleMs: number;
-    /** At most this many aggregate actors stay resident; the least recently used go first. */
+    /** At most this many aggregates stay resident; the least recently used are passivated first. */
     residentCap: number;
+    /** At most this many resident aggregates keep a running actor; idle ones beyond it sleep as persisted snapshots. */
+    awakeCap: number;
     /** A snapshot is stored every N events of an aggregate. */
     snapshotEvery: number;
     /** Longest a command may take, its Nix effect included, before it is answered `unavailable`. */
@@ -282,6 +284,7 @@ const SETTINGS: Setting[] = [
     expected: 'a whole number of milliseconds ≥ 1',
   },
   { key: 'aggregates.residentCap', env: 'NIX_RESIDENT_CAP', schema: int(1), expected: 'a whole number ≥ 1' },
+  { key: 'aggregates.awakeCap', env: 'NIX_AWAKE_CAP', schema: int(1), expected: 'a whole number ≥ 1' },
   { key: 'aggregates.snapshotEvery', env: 'NIX_SNAPSHOT_EVERY', schema: int(1), expected: 'a whole number of events ≥ 1' },
   {
     key: 'aggregates.commandTimeoutMs',
@@ -541,6 +544,7 @@ export function loadConfig(argv: readonly string[], env: Env, cwd: string = proc
     aggregates: {
       passivationIdleMs: get('aggregates.passivationIdleMs', 120_000),
       residentCap: get('aggregates.residentCap', 1_000_000),
+      awakeCap: get('aggregates.awakeCap', 10_000),
       snapshotEvery: get('aggregates.snapshotEvery', 100),
       commandTimeoutMs: get('aggregates.commandTimeoutMs', 600_000),
       storeRetryBudgetMs: get('aggregates.storeRetryBudgetMs', 10_000),

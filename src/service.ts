@@ -130,6 +130,7 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
   inspection?.hub.attachSystem('supervisor', supervisor.actor);
 
   supervisor.residentCap = config.aggregates.residentCap;
+  supervisor.awakeCap = config.aggregates.awakeCap;
   const stopPassivation = supervisor.startPassivation(config.aggregates.passivationIdleMs, config.aggregates.residentCap, (n) =>
     logger.debug({ passivated: n, live: supervisor.liveCount }, 'idle aggregates passivated'),
   );
@@ -151,7 +152,7 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     startedAt,
     prefix: subjects.prefix,
     connection: () => ({ state: connection.state, server: connection.server, nc: connection.connection }),
-    aggregates: () => ({ live: supervisor.liveCount }),
+    aggregates: () => ({ live: supervisor.liveCount, awake: supervisor.awakeCount }),
     publisher: () => ({ ...publisher.stats(), dead_letters: deadLetters.stats() }),
     intake: () => intake.stats(),
     readModels: () => projections.models.stats(),

@@ -149,7 +149,7 @@ export class Store {
       }
       case 'stopped': {
         const row = this.row(r);
-        row.status = 'stopped';
+        row.status = r.reason === 'asleep' ? 'asleep' : 'stopped';
         row.at = r.at;
         row.changed = now;
         return true;

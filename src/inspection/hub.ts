@@ -65,7 +65,7 @@ interface Tracked extends ActorSummary {
 /** What the aggregate slots call (see `SlotInspector` in src/runtime/aggregateSlot.ts). */
 export interface AggregateLifecycle {
   attached(kind: string, id: string, actor: AnyActorRef, info: { replayed: number; fromSnapshot: boolean }): void;
-  dropped(kind: string, id: string, reason: 'passivated' | 'shutdown' | 'reloaded'): void;
+  dropped(kind: string, id: string, reason: 'passivated' | 'shutdown' | 'reloaded' | 'asleep'): void;
   sending(cause: IdentityLike | undefined): void;
   stored(kind: string, id: string, events: readonly { event: StoredLike; subject: string }[]): void;
   replied(kind: string, id: string, command: string, cause: IdentityLike, reply: ReplyLike): void;
@@ -152,12 +152,12 @@ export class InspectionHub implements AggregateLifecycle {
     actor.system.inspect(this.observer);
   }
 
-  dropped(kind: string, id: string, reason: 'passivated' | 'shutdown' | 'reloaded'): void {
+  dropped(kind: string, id: string, reason: 'passivated' | 'shutdown' | 'reloaded' | 'asleep'): void {
     const t = this.tracked.get(`${kind}:${id}`);
     const at = this.now();
     const actor = { type: kind as ActorType, id };
     if (t) {
-      t.status = reason === 'passivated' ? 'passivated' : 'stopped';
+      t.status = reason === 'passivated' ? 'passivated' : reason === 'asleep' ? 'asleep' : 'stopped';
       t.at = at;
     }
     const state = t?.state ?? '';

@@ -153,7 +153,7 @@ export const ActorSummary = z.object({
   id: z.string(),
   state: z.string(),
   version: z.number().optional(),
-  status: z.enum(['live', 'passivated', 'stopped']),
+  status: z.enum(['live', 'asleep', 'passivated', 'stopped']),
   last_event: z.string().optional(),
   correlation_id: z.string().optional(),
   at: z.number(),

@@ -13,7 +13,7 @@ export interface HealthSources {
   startedAt: number;
   prefix: string;
   connection(): { state: string; server: string | undefined; nc: NatsConnection | undefined };
-  aggregates(): { live: number };
+  aggregates(): { live: number; awake: number };
   publisher(): { mode: string; stored: number; published: number; dead_letters?: { waiting: number } };
   intake(): { received: number; rejected: number };
   /** Read models: their state (`ready` once caught up) and counters. */

@@ -3,8 +3,12 @@
  * arrival order), its command ledger (exactly-once replies) and its effects.
  * The machine decides; this slot stores the facts it records, runs the effects it asks
  * for, and answers the command once its outcome is known.
+ *
+ * A resident aggregate is awake (a running actor) or asleep: an idle aggregate beyond the
+ * supervisor's awake cap keeps only the actor's persisted snapshot, and its next command
+ * starts an actor from it again, without reading the store (see `sleep`).
  */
-import type { AnyActor } from 'xstate';
+import type { AnyActor, Snapshot } from 'xstate';
 import type { Logger } from 'pino';
 import { registry, type AggregateKind, type EffectOutcome, type EffectRequest, type MachineSignal } from '../../machines/index.js';
 import type { DomainEvent } from '../domain/events.js';
@@ -15,7 +19,7 @@ import type { AppendRequest, StoredEvent } from '../messaging/eventStore.js';
 import type { PublishedEvent } from '../messaging/eventPublisher.js';
 import type { AggregateSnapshot } from '../messaging/stateStore.js';
 import { CommandLedger, type LedgerEntry, type LedgerRecord, type Reply, type Respond } from './commandLedger.js';
-import { rehydrate } from './rehydrate.js';
+import { rehydrate, startAggregateActor } from './rehydrate.js';
 
 export type { Reply, Respond } from './commandLedger.js';
 
@@ -56,20 +60,27 @@ export interface SlotHost {
   onScheduledFailure?(kind: AggregateKind, id: string, outcome: EffectOutcome, cause: Identity): void;
   /** Inspection (the inspector's stream): told of the actor's life, the command being handled, stored events and replies. */
   inspector?: SlotInspector;
-  /** Called when the slot's actor is created or dropped (for the live count). */
+  /** Called when the aggregate becomes resident (rebuilt from the store) or leaves memory (for the live count). */
   onLoaded?(slot: AggregateSlot, loaded: boolean): void;
+  /** Called when the slot's actor starts (loaded or woken) or stops (asleep, passivated, dropped). */
+  onAwake?(slot: AggregateSlot, awake: boolean): void;
+  /** Called when the mailbox is empty again (the slot may be put to sleep now). */
+  onIdle?(slot: AggregateSlot): void;
 }
 
 /** What the slots tell the inspection hub (src/inspection implements it). */
 export interface SlotInspector {
   /** The actor was (re)built; from now on its inspection events are watched. */
   attached(kind: AggregateKind, id: string, actor: AnyActor, info: { replayed: number; fromSnapshot: boolean }): void;
-  dropped(kind: AggregateKind, id: string, reason: 'passivated' | 'shutdown' | 'reloaded'): void;
+  dropped(kind: AggregateKind, id: string, reason: DropReason): void;
   /** The identity of the command (or effect) whose event is being sent now; undefined after. */
   sending(cause: Identity | undefined): void;
   stored(kind: AggregateKind, id: string, events: readonly { event: DomainEvent; subject: string }[]): void;
   replied(kind: AggregateKind, id: string, command: string, cause: Identity, reply: Reply): void;
 }
+
+/** Why an actor stopped: asleep keeps the aggregate resident as its persisted snapshot. */
+export type DropReason = 'passivated' | 'shutdown' | 'reloaded' | 'asleep';
 
 interface RunningEffect {
   request: EffectRequest;
@@ -79,8 +90,16 @@ interface RunningEffect {
 
 const CONFLICT_RETRIES = 5;
 
+/**
+ * The signal of scheduled effects: the host owns them (it coalesces them and flushes them at
+ * shutdown), so they are not aborted per aggregate and need no controller of their own.
+ */
+const SCHEDULED_SIGNAL = new AbortController().signal;
+
 export class AggregateSlot {
   private actor: AnyActor | undefined;
+  /** The persisted snapshot of an aggregate that is asleep (resident without an actor). */
+  private asleep: Snapshot<unknown> | undefined;
   private lastStreamSeq = 0;
   private snapshotVersion = 0;
   private readonly queue: Work[] = [];
@@ -88,9 +107,11 @@ export class AggregateSlot {
   private readonly ledger = new CommandLedger();
   private effect: RunningEffect | undefined;
   /** Effects of this aggregate run one after another, in the order they were asked for. */
-  private effectChain: Promise<unknown> = Promise.resolve();
+  private effectChain: Promise<unknown> | undefined;
   private effectsInFlight = 0;
-  private readonly abort = new AbortController();
+  /** Created with the first awaited effect (most aggregates never run one). */
+  private abort: AbortController | undefined;
+  private stopped = false;
   private signals: MachineSignal[] = [];
   /** Last time a command touched this aggregate (ms since epoch). */
   lastUsed = Date.now();
@@ -112,7 +133,13 @@ export class AggregateSlot {
     queueMicrotask(() => void this.drain());
   }
 
+  /** Resident: awake (an actor) or asleep (its persisted snapshot); else it is rebuilt from the store. */
   get loaded(): boolean {
+    return this.actor !== undefined || this.asleep !== undefined;
+  }
+
+  /** A running actor. */
+  get awake(): boolean {
     return this.actor !== undefined;
   }
 
@@ -121,10 +148,25 @@ export class AggregateSlot {
     return this.running || this.queue.length > 0 || this.effect !== undefined || this.effectsInFlight > 0;
   }
 
-  /** The actor's current snapshot (undefined when not loaded). */
+  /** The aggregate's current state and context (undefined when not resident). */
   snapshot(): { value: unknown; context: Record<string, unknown> } | undefined {
-    const s = this.actor?.getSnapshot() as { value: unknown; context: Record<string, unknown> } | undefined;
+    const s = (this.actor?.getSnapshot() ?? this.asleep) as { value: unknown; context: Record<string, unknown> } | undefined;
     return s ? { value: s.value, context: s.context } : undefined;
+  }
+
+  /**
+   * Put an idle aggregate to sleep: keep the actor's persisted snapshot, stop the actor. The
+   * next command starts an actor from that snapshot (no store read). Not while busy, nor in
+   * a waiting state (its effect is running). Returns whether it fell asleep.
+   */
+  sleep(): boolean {
+    if (!this.actor || this.busy) return false;
+    const ctx = (this.actor.getSnapshot() as { context?: { pending_effect?: unknown } }).context;
+    if (ctx?.pending_effect) return false;
+    const persisted = this.actor.getPersistedSnapshot();
+    this.stopActor('asleep');
+    this.asleep = persisted;
+    return true;
   }
 
   /** Passivate: stop the actor; it is rebuilt from the store on the next command. */
@@ -135,7 +177,8 @@ export class AggregateSlot {
 
   /** Stop the actor and abort running effects (shutdown). */
   stop(): void {
-    this.abort.abort();
+    this.stopped = true;
+    this.abort?.abort();
     this.dropActor('shutdown');
   }
 
@@ -154,6 +197,7 @@ export class AggregateSlot {
       }
     } finally {
       this.running = false;
+      this.host.onIdle?.(this);
     }
   }
 
@@ -174,6 +218,7 @@ export class AggregateSlot {
       }
       this.dropActor(); // the stored dead letters are part of its history now
     }
+    if (this.asleep) this.wake();
     if (!this.actor) {
       await this.load();
       if (this.ledger.answer(identity.message_id, work.respond)) return;
@@ -282,7 +327,6 @@ export class AggregateSlot {
    * to the host unchained: the host coalesces them per aggregate, newest last.
    */
   private chain(request: EffectRequest, scheduled = false): Promise<EffectOutcome> {
-    const ctx = { aggregate: this.kind, id: this.id, signal: this.abort.signal };
     const failed = (e: unknown): EffectOutcome => ({
       type: 'effect.failed',
       kind: request.kind,
@@ -292,8 +336,11 @@ export class AggregateSlot {
     if (scheduled && this.host.scheduleEffect) {
       // Not counted as busy: the host owns scheduled writes (per aggregate, newest last), so
       // the actor may be passivated meanwhile.
-      return this.host.scheduleEffect(request, ctx).catch(failed);
+      return this.host.scheduleEffect(request, { aggregate: this.kind, id: this.id, signal: SCHEDULED_SIGNAL }).catch(failed);
     }
+    this.abort ??= new AbortController();
+    if (this.stopped) this.abort.abort();
+    const ctx = { aggregate: this.kind, id: this.id, signal: this.abort.signal };
     this.effectsInFlight++;
     const run = Promise.all([this.effectChain, this.host.scheduledSettled?.(this.kind, this.id)])
       .then(() => this.host.runEffect(request, ctx))
@@ -403,11 +450,21 @@ export class AggregateSlot {
     );
   }
 
+  /** Start an actor from the persisted snapshot of a sleeping aggregate. */
+  private wake(): void {
+    const persisted = this.asleep;
+    this.asleep = undefined;
+    this.actor = startAggregateActor(this.kind, this.id, this.host, persisted, (signal) => this.signals.push(signal));
+    this.host.inspector?.attached(this.kind, this.id, this.actor, { replayed: 0, fromSnapshot: true });
+    this.host.onAwake?.(this, true);
+  }
+
   /** (Re)build the actor from the latest snapshot plus the events after it. */
   private async load(): Promise<void> {
     this.dropActor();
     const result = await rehydrate(this.kind, this.id, this.host, (signal) => this.signals.push(signal));
     this.actor = result.actor;
+    this.host.onAwake?.(this, true);
     this.host.inspector?.attached(this.kind, this.id, result.actor, { replayed: result.events.length, fromSnapshot: result.snapshotVersion > 0 });
     this.lastStreamSeq = result.lastStreamSeq;
     this.snapshotVersion = result.snapshotVersion;
@@ -430,11 +487,19 @@ export class AggregateSlot {
     this.startEffect(pending, entry, identity);
   }
 
-  private dropActor(reason: 'passivated' | 'shutdown' | 'reloaded' = 'reloaded'): void {
+  /** Leave memory: the next command rebuilds the aggregate from the store. */
+  private dropActor(reason: DropReason = 'reloaded'): void {
+    const wasLoaded = this.loaded;
+    this.asleep = undefined;
+    this.stopActor(reason);
+    if (wasLoaded) this.host.onLoaded?.(this, false);
+  }
+
+  private stopActor(reason: DropReason): void {
     if (!this.actor) return;
     this.actor.stop();
     this.actor = undefined;
     this.host.inspector?.dropped(this.kind, this.id, reason);
-    this.host.onLoaded?.(this, false);
+    this.host.onAwake?.(this, false);
   }
 }

@@ -19,6 +19,8 @@ export interface RoutedCommand {
 
 export class AggregateSupervisor {
   private readonly slots = new Map<string, AggregateSlot>();
+  /** The slots with a running actor, least recently used first. */
+  private readonly awakeSlots = new Map<string, AggregateSlot>();
   private held: RoutedCommand[] = [];
   private live = 0;
   readonly actor: Actor<typeof supervisorMachine>;
@@ -30,6 +32,20 @@ export class AggregateSupervisor {
         this.live += loaded ? 1 : -1;
         if (loaded && this.live > this.residentCap) this.enforceCapSoon();
         host.onLoaded?.(slot, loaded);
+      },
+      onAwake: (slot, awake) => {
+        const key = `${slot.kind}:${slot.id}`;
+        if (awake) {
+          this.awakeSlots.set(key, slot);
+          if (this.awakeSlots.size > this.awakeCap) this.enforceAwakeCapSoon();
+        } else {
+          this.awakeSlots.delete(key);
+        }
+        host.onAwake?.(slot, awake);
+      },
+      onIdle: (slot) => {
+        if (this.awakeSlots.size > this.awakeCap) this.enforceAwakeCapSoon();
+        host.onIdle?.(slot);
       },
     };
     const machine = supervisorMachine.provide({
@@ -113,6 +129,28 @@ export class AggregateSupervisor {
   }
 
   private capCheck: NodeJS.Immediate | undefined;
+  private awakeCheck: NodeJS.Immediate | undefined;
+
+  /**
+   * Beyond `awakeCap` running actors, put the least recently used idle ones to sleep (they
+   * stay resident as persisted snapshots). Returns how many fell asleep.
+   */
+  sleepBeyondCap(cap = this.awakeCap): number {
+    let slept = 0;
+    for (const slot of this.awakeSlots.values()) {
+      if (this.awakeSlots.size <= cap) break;
+      if (slot.sleep()) slept++;
+    }
+    return slept;
+  }
+
+  private enforceAwakeCapSoon(): void {
+    if (this.awakeCheck) return;
+    this.awakeCheck = setImmediate(() => {
+      this.awakeCheck = undefined;
+      this.sleepBeyondCap();
+    });
+  }
 
   /** Passivate beyond the cap once the current burst of work has been handed out. */
   private enforceCapSoon(): void {
@@ -135,9 +173,14 @@ export class AggregateSupervisor {
     return () => clearInterval(timer);
   }
 
-  /** Live (loaded) aggregate actors. */
+  /** Resident aggregates: awake (a running actor) or asleep (a persisted snapshot). */
   get liveCount(): number {
     return this.live;
+  }
+
+  /** Aggregates with a running actor. */
+  get awakeCount(): number {
+    return this.awakeSlots.size;
   }
 
   /** The slot of an aggregate, if it was ever touched in this process. */
@@ -159,8 +202,12 @@ export class AggregateSupervisor {
   private deliver(command: RoutedCommand): void {
     let slot = this.slots.get(command.key);
     if (slot) {
-      // Keep the map in least-recently-used order for passivation.
+      // Keep the maps in least-recently-used order for passivation and sleep.
       this.slots.delete(command.key);
+      if (slot.awake) {
+        this.awakeSlots.delete(command.key);
+        this.awakeSlots.set(command.key, slot);
+      }
     } else {
       slot = new AggregateSlot(command.kind, command.id, this.host);
     }
@@ -170,4 +217,7 @@ export class AggregateSupervisor {
 
   /** The resident cap enforced on delivery (set by the service from its configuration). */
   residentCap = Number.POSITIVE_INFINITY;
+
+  /** At most this many running actors; idle ones beyond it sleep (set by the service). */
+  awakeCap = Number.POSITIVE_INFINITY;
 }

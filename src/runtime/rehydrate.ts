@@ -4,7 +4,7 @@
  * it, replayed as fact events. Signals emitted during replay are not acted on, and the replay
  * is not inspected: the slot attaches the inspector once the actor is rebuilt.
  */
-import { createActor, type AnyActor } from 'xstate';
+import { createActor, type AnyActor, type Snapshot } from 'xstate';
 import { registry, type AggregateKind, type MachineSignal } from '../../machines/index.js';
 import { ENVELOPE_FIELDS } from '../domain/events.js';
 import { ensureError } from '../errors.js';
@@ -30,6 +30,30 @@ export function factEvent(stored: StoredEvent): { type: string } & Record<string
   return fact;
 }
 
+/**
+ * Create and start the actor of an aggregate, from a persisted snapshot or from the start;
+ * its signals go to `onSignal`, its failures to the log.
+ */
+export function startAggregateActor(
+  kind: AggregateKind,
+  id: string,
+  host: Pick<SlotHost, 'logger'>,
+  persisted: Snapshot<unknown> | undefined,
+  onSignal: (signal: MachineSignal) => void,
+): AnyActor {
+  const actor = createActor(registry[kind].machine, {
+    input: { aggregate_id: id },
+    id: `${kind}:${id}`,
+    ...(persisted ? { snapshot: persisted as never } : {}),
+  }) as AnyActor;
+  actor.on('*', (signal) => onSignal(signal as MachineSignal));
+  actor.subscribe({
+    error: (err: unknown) => host.logger.error({ err: ensureError(err), aggregate_id: id, aggregate_type: kind }, 'aggregate actor failed'),
+  });
+  actor.start();
+  return actor;
+}
+
 export async function rehydrate(
   kind: AggregateKind,
   id: string,
@@ -47,19 +71,10 @@ export async function rehydrate(
   }
   const afterSeq = snapshot?.stream_seq ?? 0;
   const events = await host.read(kind, id, afterSeq);
-  const actor = createActor(def.machine, {
-    input: { aggregate_id: id },
-    id: `${kind}:${id}`,
-    ...(snapshot ? { snapshot: snapshot.persisted as never } : {}),
-  }) as AnyActor;
   let replaying = true;
-  actor.on('*', (signal) => {
-    if (!replaying) onSignal(signal as MachineSignal);
+  const actor = startAggregateActor(kind, id, host, snapshot?.persisted as Snapshot<unknown> | undefined, (signal) => {
+    if (!replaying) onSignal(signal);
   });
-  actor.subscribe({
-    error: (err: unknown) => host.logger.error({ err: ensureError(err), aggregate_id: id, aggregate_type: kind }, 'aggregate actor failed'),
-  });
-  actor.start();
   for (const stored of events) {
     actor.send(factEvent(stored));
     const version = (actor.getSnapshot() as { context: { version: number } }).context.version;

@@ -27,6 +27,7 @@ export class WorkspaceMaterializer {
   private readonly abort = new AbortController();
   private written = 0;
   private batches = 0;
+  private stopped = false;
 
   constructor(
     private readonly performer: BatchPerformer,
@@ -44,6 +45,9 @@ export class WorkspaceMaterializer {
   schedule(request: EffectRequest, key: string): Promise<EffectOutcome> {
     if (!WORKSPACE_KINDS.has(request.kind)) {
       return Promise.resolve({ type: 'effect.failed', kind: request.kind, code: 'internal', message: `${request.kind} is not a workspace file effect` });
+    }
+    if (this.stopped) {
+      return Promise.resolve({ type: 'effect.failed', kind: request.kind, code: 'unavailable', message: 'the service is stopping; the file is rendered on the next start' });
     }
     return new Promise((resolve) => {
       const existing = this.pending.get(key);
@@ -72,30 +76,42 @@ export class WorkspaceMaterializer {
     return { pending: this.pending.size, written: this.written, batches: this.batches };
   }
 
-  /** Write everything pending now (shutdown); later requests still work. */
+  /**
+   * Write everything pending now and wait for the batch in flight: when this resolves, no
+   * write of this materializer runs. Later requests still work (until `stop`).
+   */
   async flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    while (this.flushing || this.pending.size > 0) {
+    for (;;) {
+      this.disarm();
       if (this.flushing) await this.flushing;
-      else await this.runBatch();
+      else if (this.pending.size > 0) await this.runBatch();
+      else return;
     }
   }
 
+  /** Refuse new requests; call after `flush` (a batch in flight is aborted where it can be). */
   stop(): void {
+    this.stopped = true;
     this.abort.abort();
+    this.disarm();
+  }
+
+  private disarm(): void {
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   private arm(): void {
-    if (this.timer || this.flushing) return;
+    if (this.timer || this.flushing || this.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.runBatch();
+      if (!this.flushing) void this.runBatch();
     }, this.options.delayMs);
   }
 
+  /** Runs one batch; at most one runs at a time (`flushing` is that batch). */
   private runBatch(): Promise<void> {
+    if (this.flushing) return this.flushing;
     const batch: Pending[] = [];
     const keys: string[] = [];
     for (const [key, p] of this.pending) {

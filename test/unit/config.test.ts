@@ -45,7 +45,7 @@ describe('config: defaults', () => {
     expect(c.workspace).toBe(join(cwd, 'workspace'));
     expect(c.inspector).toEqual({ enabled: true, port: 8787 });
     expect(c.log.level).toBe('info');
-    expect(c.aggregates).toEqual({ passivationIdleMs: 120_000, residentCap: 1_000_000, snapshotEvery: 100, commandTimeoutMs: 600_000, storeRetryBudgetMs: 10_000 });
+    expect(c.aggregates).toEqual({ passivationIdleMs: 120_000, residentCap: 1_000_000, awakeCap: 10_000, snapshotEvery: 100, commandTimeoutMs: 600_000, storeRetryBudgetMs: 10_000 });
     expect(c.nix.activationEnabled).toBe(false);
     expect(c.nix.nixosMarker).toBe('/etc/NIXOS');
     expect(c.nix.nixosRebuildBin).toBe('nixos-rebuild');
@@ -129,6 +129,7 @@ describe('config: values', () => {
           NATS_EMBEDDED: 'off',
           NIX_PASSIVATION_IDLE_MS: '1000',
           NIX_RESIDENT_CAP: '10',
+          NIX_AWAKE_CAP: '4',
           NIX_SNAPSHOT_EVERY: '5',
           NIX_COMMAND_TIMEOUT_MS: '2000',
           NIX_STORE_RETRY_BUDGET_MS: '3000',
@@ -143,7 +144,7 @@ describe('config: values', () => {
     );
     expect(c.nats.reconnect).toEqual({ initialDelayMs: 50, factor: 1.5, maxDelayMs: 1000, maxAttempts: 7 });
     expect(c.nats.embedded).toBe(false);
-    expect(c.aggregates).toEqual({ passivationIdleMs: 1000, residentCap: 10, snapshotEvery: 5, commandTimeoutMs: 2000, storeRetryBudgetMs: 3000 });
+    expect(c.aggregates).toEqual({ passivationIdleMs: 1000, residentCap: 10, awakeCap: 4, snapshotEvery: 5, commandTimeoutMs: 2000, storeRetryBudgetMs: 3000 });
     expect(c.nix).toEqual({
       activationEnabled: true,
       binaryCacheUrl: 'https://cache.example.org',
@@ -208,6 +209,7 @@ describe('config: bad values are named with their source and expected form', () 
     ['NATS_NKEY_SEED', { NATS_NKEY_SEED: '/no/seed.nk' }, /NATS_NKEY_SEED.*no such file/],
     ['NATS_NKEY_SEED', { NATS_NKEY_SEED: 'SUNOTASEED' }, /NATS_NKEY_SEED.*a malformed seed/],
     ['NIX_RESIDENT_CAP', { NIX_RESIDENT_CAP: '0' }, /NIX_RESIDENT_CAP/],
+    ['NIX_AWAKE_CAP', { NIX_AWAKE_CAP: 'lots' }, /NIX_AWAKE_CAP/],
     ['NIX_SNAPSHOT_EVERY', { NIX_SNAPSHOT_EVERY: 'often' }, /NIX_SNAPSHOT_EVERY/],
     ['NIX_PASSIVATION_IDLE_MS', { NIX_PASSIVATION_IDLE_MS: '1e3x' }, /NIX_PASSIVATION_IDLE_MS/],
     ['NIX_COMMAND_TIMEOUT_MS', { NIX_COMMAND_TIMEOUT_MS: '' + -1 }, /NIX_COMMAND_TIMEOUT_MS/],

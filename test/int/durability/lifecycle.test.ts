@@ -138,6 +138,24 @@ describe('durable aggregates', () => {
     await stop(svc);
   });
 
+  it('keeps idle aggregates beyond the awake cap asleep in memory, and wakes them with the same state and ledger', async () => {
+    const svc = await start(uniquePrefix('asleep'), { NIX_AWAKE_CAP: '5' });
+    const health = async () => (await request(svc.client, 'health.cim-domain-nix', {})).data['aggregates'] as { live: number; awake: number };
+    const ids = Array.from({ length: 20 }, () => ({ message_id: randomUUID() }));
+    const created = await Promise.all(ids.map((identity, i) => cmd(svc, 'create', { name: `z${i}`, module: body(i), identity })));
+    expect(created.every((r) => r.data['status'] === 'ok')).toBe(true);
+    await expect.poll(health).toEqual({ live: 20, awake: 5 });
+    // Asleep, yet resident: a retry is answered from the ledger, a new command continues the version.
+    const retried = await Promise.all(ids.map((identity, i) => cmd(svc, 'create', { name: `z${i}`, module: body(i), identity })));
+    expect(retried.map((r) => r.data)).toEqual(created.map((r) => r.data));
+    const again = await cmd(svc, 'create', { name: 'z3', module: body(3) });
+    expect(again.data).toMatchObject({ status: 'error', code: 'already_exists' });
+    const updated = await Promise.all(ids.map((_, i) => cmd(svc, 'update', { name: `z${i}`, module: body(i + 100) })));
+    expect(updated.map((r) => r.data['version'])).toEqual(ids.map(() => 2));
+    await expect.poll(health).toEqual({ live: 20, awake: 5 });
+    await stop(svc);
+  });
+
   it('loses no update when two instances write to the same aggregates', async () => {
     const prefix = uniquePrefix('two');
     const a = await start(prefix);
