@@ -12,6 +12,7 @@ import { addFlakeInput, checkFlake, removeFlakeInput, updateFlake, writeFlake } 
 import { KeyedRwLock } from './locks.js';
 import { NixCli, type ProbeResult } from './nixCli.js';
 import { buildPackage, cachePackage } from './packageEffects.js';
+import { warmLauncher } from './launcher/launcher.js';
 import { applyWorkspaceOps, deleteResource, writeResource, type WorkspaceOp } from './workspaceEffects.js';
 
 export type { EffectContext } from './effectEnv.js';
@@ -91,6 +92,8 @@ const WITHOUT_NIX: ReadonlySet<string> = new Set(['config.activate', 'config.rol
 
 /** Creates the port with its real adapter, the nix CLI. */
 export function createNixPort(options: NixPortOptions): NixPort {
+  // Start the process launcher while the heap is small: starting it forks this process.
+  warmLauncher();
   const workspace = resolve(options.workspace);
   const cli = new NixCli(options.nixBin ?? 'nix', options.env ?? process.env);
   const env: EffectEnv = {

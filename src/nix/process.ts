@@ -2,8 +2,9 @@
  * Runs one external program (nix, nix-instantiate, git, nixos-rebuild) as a child process in
  * its own process group: stderr/stdout lines are streamed as they arrive, the last lines are
  * kept for error reports, and an abort kills the whole group (SIGTERM, then SIGKILL).
+ * The process launcher starts it (launcher/launcher.ts), so the service never forks itself.
  */
-import { spawn } from 'node:child_process';
+import { launch } from './launcher/launcher.js';
 
 /** How many trailing output lines a result keeps for failure reports. */
 export const LOG_TAIL_LINES = 30;
@@ -80,42 +81,29 @@ export function runProcess(file: string, args: readonly string[], options: RunOp
       return;
     }
 
-    const child = spawn(file, [...args], {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Own process group, so an abort reaches every process nix starts.
-      detached: true,
+    const errLines = lineSplitter(keep);
+    const outLines = lineSplitter(keep);
+    const child = launch(file, args, { ...(options.cwd !== undefined ? { cwd: options.cwd } : {}), env: options.env }, {
+      onData: (fd, chunk) => {
+        if (fd === 2) return errLines.push(chunk);
+        if (stdoutBytes < MAX_STDOUT_BYTES) {
+          stdout += chunk;
+          stdoutBytes += chunk.length;
+        }
+        if (options.streamStdout) outLines.push(chunk);
+      },
+      onError: (error) => finish({ exitCode: null, spawnError: error }),
+      // After an abort, the launcher also kills what is left of the group (a builder that outlived nix).
+      onClose: (code) => finish({ exitCode: code }),
     });
 
-    const killGroup = (sig: NodeJS.Signals): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, sig);
-      } catch {
-        // The group is already gone.
-      }
-    };
     const onAbort = (): void => {
       aborted = true;
-      killGroup('SIGTERM');
-      killTimer = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
       killTimer.unref();
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
-
-    const errLines = lineSplitter(keep);
-    const outLines = lineSplitter(keep);
-    child.stderr.setEncoding('utf8');
-    child.stdout.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => errLines.push(chunk));
-    child.stdout.on('data', (chunk: string) => {
-      if (stdoutBytes < MAX_STDOUT_BYTES) {
-        stdout += chunk;
-        stdoutBytes += chunk.length;
-      }
-      if (options.streamStdout) outLines.push(chunk);
-    });
 
     const finish = (result: Omit<RunResult, 'tail' | 'stdout' | 'durationMs' | 'aborted'>): void => {
       if (settled) return;
@@ -126,11 +114,5 @@ export function runProcess(file: string, args: readonly string[], options: RunOp
       if (options.streamStdout) outLines.end();
       resolve({ ...result, aborted, stdout, tail, durationMs: Math.round(performance.now() - started) });
     };
-    child.on('error', (error: NodeJS.ErrnoException) => finish({ exitCode: null, spawnError: error }));
-    child.on('close', (code) => {
-      // A builder that outlived nix keeps the group alive; make sure it goes too.
-      if (aborted) killGroup('SIGKILL');
-      finish({ exitCode: code });
-    });
   });
 }

@@ -1,4 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { LOG_TAIL_LINES, runProcess } from '../../../src/nix/process.js';
 import { nonce } from '../../support/nix/workspace.js';
@@ -73,5 +75,33 @@ describe('runProcess', () => {
     controller.abort();
     const run = await runProcess('/bin/sh', ['-c', 'exit 0'], { env: process.env, signal: controller.signal });
     expect(run).toMatchObject({ aborted: true, exitCode: null });
+  });
+
+  it('starts programs from the launcher process, never by forking the caller', async () => {
+    const run = await runProcess('/bin/sh', ['-c', 'echo $PPID'], { env: process.env });
+    expect(run.exitCode).toBe(0);
+    const parent = Number(run.stdout.trim());
+    expect(parent).toBeGreaterThan(1);
+    expect(parent).not.toBe(process.pid);
+  });
+
+  it('stops the programs of a service process that dies without stopping them', async () => {
+    const marker = `orphan-${nonce()}`;
+    const processModule = pathToFileURL(fileURLToPath(new URL('../../../src/nix/process.ts', import.meta.url))).href;
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+    const script = `const { runProcess } = await import(${JSON.stringify(processModule)});
+      void runProcess('/bin/sh', ['-c', 'echo up >&2; /bin/sleep 60; : ${marker}'], { env: process.env, onLine: (l) => l === 'up' && console.log('started') });`;
+    const service = spawn(process.execPath, ['--import', tsx, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        service.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve());
+        service.on('exit', (code) => reject(new Error(`the script exited early (${code})`)));
+      });
+      expect(running(marker)).toBe(true);
+      service.kill('SIGKILL');
+      await expect.poll(() => running(marker), { timeout: 10_000 }).toBe(false);
+    } finally {
+      service.kill('SIGKILL');
+    }
   });
 });
