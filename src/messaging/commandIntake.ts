@@ -23,7 +23,10 @@ import {
 } from '../errors.js';
 import type { Reply } from '../runtime/aggregateSlot.js';
 import type { AggregateSupervisor } from '../runtime/aggregateSupervisor.js';
+import { Deadlines } from '../runtime/deadlines.js';
 import { type ErrorTopic, replyHeaders } from './errorTopic.js';
+
+const utf8 = new TextDecoder();
 
 export const MAX_COMMAND_BYTES = 1024 * 1024;
 
@@ -62,7 +65,7 @@ function identityOf(msg: Msg): Identity | undefined {
   let given: unknown;
   if (msg.data.length > 0 && msg.data.length <= MAX_COMMAND_BYTES) {
     try {
-      given = (JSON.parse(new TextDecoder().decode(msg.data)) as { identity?: unknown } | null)?.identity;
+      given = (JSON.parse(utf8.decode(msg.data)) as { identity?: unknown } | null)?.identity;
     } catch {
       given = undefined;
     }
@@ -78,7 +81,12 @@ export class CommandIntake {
   private received = 0;
   private rejected = 0;
 
-  constructor(private readonly deps: CommandIntakeDeps) {}
+  /** One sweeping timer for every command's reply timeout, not a timer per command. */
+  private readonly deadlines: Deadlines;
+
+  constructor(private readonly deps: CommandIntakeDeps) {
+    this.deadlines = new Deadlines(deps.commandTimeoutMs);
+  }
 
   stats(): { received: number; rejected: number } {
     return { received: this.received, rejected: this.rejected };
@@ -115,7 +123,7 @@ export class CommandIntake {
     }
     let body: unknown;
     try {
-      body = JSON.parse(new TextDecoder().decode(data));
+      body = JSON.parse(utf8.decode(data));
     } catch (e) {
       throw new InvalidJsonError(`the payload is not valid JSON (${ensureError(e).message}); send a JSON object`);
     }
@@ -137,13 +145,12 @@ export class CommandIntake {
     // A command (its Nix effect included) gets an answer within the command timeout: past
     // it, `unavailable`; the outcome still lands on the event subjects.
     let answered = false;
-    const timer = setTimeout(() => {
+    const deadline = this.deadlines.add(() => {
       answered = true;
       this.respond(msg, toErrorReply(new UnavailableError(
         `${spec.type} is still running after ${this.deps.commandTimeoutMs} ms; its outcome will be published on ${this.deps.subjects.events} (correlation ${identity.correlation_id})`,
       )), identity, aggregate, action);
-    }, this.deps.commandTimeoutMs);
-    timer.unref();
+    });
     this.deps.supervisor.route(spec.aggregate, address.id, {
       type: 'command',
       event: spec.toMachineEvent(payload),
@@ -151,7 +158,7 @@ export class CommandIntake {
       respond: (reply) => {
         if (answered) return;
         answered = true;
-        clearTimeout(timer);
+        deadline.clear();
         this.respond(msg, reply, identity, aggregate, action);
       },
     });

@@ -146,7 +146,8 @@ export class EventStore {
         for await (const m of batch) {
           got++;
           out.push(decodeStored(m.data, m.headers, m.seq));
-          if (m.seq >= last || m.info.pending === 0) {
+          // `last` is the subject's last message, so it arrives (no need to parse m.info).
+          if (m.seq >= last) {
             done = true;
             break;
           }
@@ -154,7 +155,8 @@ export class EventStore {
         if (done || got === 0) break;
       }
     } finally {
-      await consumer.delete().catch(() => undefined);
+      // Not awaited: the answer is complete, and an ordered consumer expires by itself anyway.
+      consumer.delete().catch(() => undefined);
     }
     return out;
   }
@@ -198,8 +200,10 @@ export class EventStore {
   }
 }
 
+const utf8 = new TextDecoder();
+
 function decodeStored(data: Uint8Array, h: { get(k: string): string } | undefined, seq: number): StoredEvent {
-  const event = JSON.parse(new TextDecoder().decode(data)) as DomainEvent;
+  const event = JSON.parse(utf8.decode(data)) as DomainEvent;
   return {
     event,
     fact: h?.get(FACT_HEADER) || `${event.aggregate_type}.${event.event_type}`,

@@ -26,6 +26,8 @@ import { canonicalQuery, queryPayloadSchemas } from '../projections/querySchemas
 import { describeZodError } from './commandIntake.js';
 import { type ErrorTopic, replyHeaders } from './errorTopic.js';
 
+const utf8 = new TextDecoder();
+
 export const MAX_QUERY_BYTES = 64 * 1024;
 
 export interface QueryIntakeDeps {
@@ -110,7 +112,7 @@ export class QueryIntake {
     // An empty payload is an empty query: `nats req nix.query.flake.list ''` lists flakes.
     if (data.length > 0) {
       try {
-        body = JSON.parse(new TextDecoder().decode(data));
+        body = JSON.parse(utf8.decode(data));
       } catch (e) {
         throw new InvalidJsonError(`the payload is not valid JSON (${ensureError(e).message}); send a JSON object (or nothing)`);
       }

@@ -44,7 +44,7 @@ export function startAggregateActor(
   const actor = createActor(registry[kind].machine, {
     input: { aggregate_id: id },
     id: `${kind}:${id}`,
-    ...(persisted ? { snapshot: persisted as never } : {}),
+    ...(persisted ? { snapshot: persisted } : {}),
   }) as AnyActor;
   actor.on('*', (signal) => onSignal(signal as MachineSignal));
   actor.subscribe({
