@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import type { Subjects } from '../domain/subjects.js';
 import { COMMAND_HEADER, FACT_HEADER, eventHeaders, type DomainEvent } from '../domain/events.js';
 import { ConflictError } from '../errors.js';
+import { StreamApiError, StreamAppender } from './streamAppender.js';
 
 /** Stream settings the service creates or verifies at start (documented in the README). */
 export function eventStreamConfig(subjects: Subjects, duplicateWindowMs: number): Partial<StreamConfig> & { name: string } {
@@ -66,6 +67,7 @@ export class EventStore {
     private readonly jsm: JetStreamManager,
     private readonly subjects: Subjects,
     private readonly logger: Logger,
+    private readonly appender: StreamAppender = new StreamAppender(nc, 2_000),
   ) {}
 
   /** Create the stream if missing; otherwise check it covers our subjects. */
@@ -104,15 +106,13 @@ export class EventStore {
     for (const [k, v] of Object.entries(eventHeaders(event, this.subjects.prefix))) h.set(k, v);
     h.set(FACT_HEADER, req.fact);
     h.set(COMMAND_HEADER, req.command_id);
+    h.set('Nats-Msg-Id', req.msg_id);
+    h.set('Nats-Expected-Last-Subject-Sequence', String(req.expected_last_seq));
     try {
-      const ack = await this.js.publish(this.subjects.store(event.aggregate_type, event.aggregate_id), body, {
-        msgID: req.msg_id,
-        expect: { lastSubjectSequence: req.expected_last_seq },
-        headers: h,
-      });
+      const ack = await this.appender.publish(this.subjects.store(event.aggregate_type, event.aggregate_id), body, h);
       return { stream_seq: ack.seq, duplicate: ack.duplicate };
     } catch (e) {
-      if (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamWrongLastSequence) {
+      if (e instanceof StreamApiError && e.errCode === JetStreamApiCodes.StreamWrongLastSequence) {
         throw new ConflictError(
           `${event.aggregate_type} ${event.aggregate_id} was changed by another writer; reload and retry`,
           { expected_last_seq: req.expected_last_seq },
