@@ -3,7 +3,8 @@
  * segments, absolute paths outside it and symlinks that lead out of it are refused.
  */
 import { existsSync, lstatSync, realpathSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { lstat, realpath } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 export type Confined = { ok: true; path: string } | { ok: false; reason: string };
 
@@ -38,13 +39,9 @@ function realPathOfPrefix(target: string): string | null {
   }
 }
 
-/**
- * Resolves a workspace-relative (or absolute, inside the workspace) path. Refuses `..`
- * segments, absolute paths outside the workspace and symlinks that escape it.
- */
-export function resolveInWorkspace(workspace: string, relativePath: string): Confined {
+/** The checks that need no file system: NUL bytes, `..` segments, a target outside the root. */
+function lexicalTarget(root: string, relativePath: string): Confined {
   if (relativePath.includes('\0')) return { ok: false, reason: 'the path contains a NUL byte' };
-  const root = resolve(workspace);
   if (relativePath.split(/[/\\]/).includes('..')) {
     return {
       ok: false,
@@ -55,6 +52,18 @@ export function resolveInWorkspace(workspace: string, relativePath: string): Con
   if (!isInside(root, target)) {
     return { ok: false, reason: `the path '${relativePath}' is outside the workspace ${root}` };
   }
+  return { ok: true, path: target };
+}
+
+/**
+ * Resolves a workspace-relative (or absolute, inside the workspace) path. Refuses `..`
+ * segments, absolute paths outside the workspace and symlinks that escape it.
+ */
+export function resolveInWorkspace(workspace: string, relativePath: string): Confined {
+  const root = resolve(workspace);
+  const lexical = lexicalTarget(root, relativePath);
+  if (!lexical.ok) return lexical;
+  const target = lexical.path;
   if (!existsSync(root)) return { ok: true, path: target };
   const realRoot = realpathSync(root);
   const real = realPathOfPrefix(target);
@@ -68,6 +77,61 @@ export function resolveInWorkspace(workspace: string, relativePath: string): Con
     };
   }
   return { ok: true, path: target };
+}
+
+/**
+ * {@link resolveInWorkspace} for many files at once, without blocking the event loop: the
+ * real path of each directory is looked up once, then each file only needs an `lstat` (and a
+ * `realpath` when it is a symlink). Same answers, same reasons.
+ */
+export async function resolveAllInWorkspace(workspace: string, relativePaths: readonly string[]): Promise<Confined[]> {
+  const root = resolve(workspace);
+  const realRoot = await realpath(root).catch(() => null);
+  const dirs = new Map<string, Promise<string | null>>();
+  const realDir = (dir: string): Promise<string | null> => {
+    let known = dirs.get(dir);
+    if (!known) {
+      known = realPathOfPrefixAsync(dir);
+      dirs.set(dir, known);
+    }
+    return known;
+  };
+  return Promise.all(
+    relativePaths.map(async (relativePath): Promise<Confined> => {
+      const lexical = lexicalTarget(root, relativePath);
+      if (!lexical.ok || realRoot === null) return lexical;
+      const target = lexical.path;
+      let real: string | null;
+      const stat = await lstat(target).catch(() => null);
+      if (stat?.isSymbolicLink()) real = await realpath(target).catch(() => null);
+      else {
+        const dir = await realDir(dirname(target));
+        real = dir === null ? null : join(dir, target.slice(dirname(target).length + 1));
+      }
+      if (real === null) return { ok: false, reason: `the path '${relativePath}' goes through a dangling symlink` };
+      if (!isInside(realRoot, real)) {
+        return { ok: false, reason: `the path '${relativePath}' leads through a symlink to ${real}, outside the workspace` };
+      }
+      return { ok: true, path: target };
+    }),
+  );
+}
+
+/** {@link realPathOfPrefix} with promises. */
+async function realPathOfPrefixAsync(target: string): Promise<string | null> {
+  let existing = target;
+  const rest: string[] = [];
+  while (!(await lstat(existing).then(() => true, () => false))) {
+    const parent = resolve(existing, '..');
+    if (parent === existing) break;
+    rest.unshift(existing.slice(parent.length).replace(/^[/\\]/, ''));
+    existing = parent;
+  }
+  try {
+    return join(await realpath(existing), ...rest);
+  } catch {
+    return null;
+  }
 }
 
 /** The path of `absolute` relative to the workspace, with forward slashes ('.' for the root). */

@@ -6,8 +6,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { resolveAllInWorkspace, type Confined } from './confine.js';
 import { confined, type EffectEnv } from './effectEnv.js';
-import { nixFailed } from './failure.js';
+import { forbidden, nixFailed } from './failure.js';
 import { RenderError } from './nixValue.js';
 import {
   renderConfiguration,
@@ -137,10 +138,26 @@ export async function applyWorkspaceOps(env: EffectEnv, ops: WorkspaceOp[]): Pro
   const results: WorkspaceOpResult[] = new Array<WorkspaceOpResult>(ops.length);
   const byTarget = new Map<string, Prepared>();
   const followers = new Map<string, number[]>();
-  ops.forEach((op, index) => {
+  // Confinement of every file first, with promises: a batch of thousands of files must not
+  // block the event loop with synchronous lstat/realpath calls.
+  const files = ops.map((op, index) => {
     try {
-      const file = resourceFile(op.kind, op.name);
-      const target = confined(env, file, `${op.kind} file`);
+      return resourceFile(op.kind, op.name);
+    } catch (e) {
+      results[index] = { ok: false, error: e };
+      return undefined;
+    }
+  });
+  const listed = files.filter((f): f is string => f !== undefined);
+  const checked = new Map(listed.map((f, i) => [f, i]));
+  const confinement = await resolveAllInWorkspace(env.workspace, listed);
+  ops.forEach((op, index) => {
+    const file = files[index];
+    if (file === undefined) return;
+    try {
+      const c = confinement[checked.get(file) as number] as Confined;
+      if (!c.ok) throw forbidden(`${op.kind} file: ${c.reason}.`);
+      const target = c.path;
       const prepared: Prepared = { index, file, target };
       if (op.body !== undefined) prepared.text = render(op.kind, op.name, op.body);
       // Several operations on one file: the last one is written, the others share its outcome.
@@ -154,15 +171,16 @@ export async function applyWorkspaceOps(env: EffectEnv, ops: WorkspaceOp[]): Pro
   const items = [...byTarget.values()];
   await env.locks.exclusive(env.workspace, async () => {
     const previous = new Map<string, Buffer | null>();
-    for (const p of items) {
-      previous.set(p.target, await readIfExists(p.target));
-      if (p.text !== undefined) {
-        await mkdir(dirname(p.target), { recursive: true });
-        await writeFile(p.target, p.text);
-      } else {
-        await rm(p.target, { force: true });
-      }
-    }
+    const dirs = new Set(items.filter((p) => p.text !== undefined).map((p) => dirname(p.target)));
+    for (const dir of dirs) await mkdir(dir, { recursive: true });
+    // Distinct files (one per target), so they can be read and written side by side.
+    await Promise.all(
+      items.map(async (p) => {
+        previous.set(p.target, await readIfExists(p.target));
+        if (p.text !== undefined) await writeFile(p.target, p.text);
+        else await rm(p.target, { force: true });
+      }),
+    );
     const bad = await unparsable(
       env,
       items.filter((p) => p.text !== undefined),

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localFlakeRef, resolveFlakeRef, resolveInWorkspace } from '../../../src/nix/confine.js';
+import { localFlakeRef, resolveAllInWorkspace, resolveFlakeRef, resolveInWorkspace } from '../../../src/nix/confine.js';
 
 describe('workspace confinement', () => {
   let root: string;
@@ -17,6 +17,11 @@ describe('workspace confinement', () => {
     mkdirSync(join(root, 'outside'));
     symlinkSync(join(root, 'outside'), join(ws, 'out'));
     symlinkSync('plain', join(ws, 'in'));
+    mkdirSync(join(ws, 'modules'));
+    writeFileSync(join(ws, 'modules/ok.nix'), '{ }');
+    symlinkSync(join(root, 'outside'), join(ws, 'modules/leak.nix'));
+    symlinkSync('/nonexistent-target', join(ws, 'modules/dangling.nix'));
+    symlinkSync('ok.nix', join(ws, 'modules/alias.nix'));
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -31,6 +36,14 @@ describe('workspace confinement', () => {
     for (const bad of ['..', '../ws2', 'a/../b', '/etc', join(root, 'outside'), 'out', 'out/deeper/still', 'a\0b']) {
       expect(resolveInWorkspace(ws, bad).ok, bad).toBe(false);
     }
+  });
+
+  it('answers a batch of paths like one path at a time', async () => {
+    const paths = ['modules/ok.nix', 'modules/new.nix', 'modules/leak.nix', 'modules/dangling.nix', 'modules/alias.nix', 'fresh/dir/x.nix', 'out/x.nix', 'in/x.nix', '../x', 'a\0b', join(ws, 'modules/ok.nix')];
+    const batch = await resolveAllInWorkspace(ws, paths);
+    expect(batch).toEqual(paths.map((p) => resolveInWorkspace(ws, p)));
+    expect(batch.map((c) => c.ok)).toEqual([true, true, false, false, true, true, false, true, false, false, true]);
+    expect(await resolveAllInWorkspace(join(root, 'not-yet'), ['a'])).toEqual([{ ok: true, path: join(root, 'not-yet/a') }]);
   });
 
   it('works before the workspace exists', () => {
