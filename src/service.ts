@@ -205,6 +205,7 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
       await supervisor.drain();
       await materializer.flush();
       materializer.stop();
+      await nix.close();
       await relay.stop();
       publisherActor.send({ type: 'stop' });
       await inspection?.stop();

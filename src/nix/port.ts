@@ -13,7 +13,9 @@ import { KeyedRwLock } from './locks.js';
 import { NixCli, type ProbeResult } from './nixCli.js';
 import { buildPackage, cachePackage } from './packageEffects.js';
 import { warmLauncher } from './launcher/launcher.js';
-import { applyWorkspaceOps, deleteResource, writeResource, type WorkspaceOp } from './workspaceEffects.js';
+import { workspaceOp } from './workspaceBatch.js';
+import { deleteResource, writeResource } from './workspaceEffects.js';
+import { WorkspaceThread } from './workspaceThread.js';
 
 export type { EffectContext } from './effectEnv.js';
 
@@ -28,6 +30,8 @@ export interface NixPort {
   performBatch(requests: EffectRequest[], signal: AbortSignal): Promise<EffectOutcome[]>;
   /** Is the nix CLI usable? (cached probe) with the install hint when not. */
   probe(): Promise<ProbeResult>;
+  /** Stop the workspace thread (shutdown). */
+  close(): Promise<void>;
 }
 
 export interface NixPortOptions {
@@ -114,50 +118,20 @@ export function createNixPort(options: NixPortOptions): NixPort {
       return toFailedOutcome(request.kind, e);
     }
   };
+  const thread = new WorkspaceThread({ workspace, nixBin: options.nixBin ?? 'nix', env: { ...(options.env ?? process.env) } });
   const performBatch = async (requests: EffectRequest[], signal: AbortSignal): Promise<EffectOutcome[]> => {
     const outcomes: EffectOutcome[] = new Array<EffectOutcome>(requests.length);
-    const ops: { index: number; op: WorkspaceOp }[] = [];
+    const files: { index: number; request: EffectRequest }[] = [];
     for (const [index, request] of requests.entries()) {
-      const op = workspaceOp(request);
-      if (op !== undefined) ops.push({ index, op });
+      if (workspaceOp(request) !== undefined) files.push({ index, request });
       else outcomes[index] = await perform(request, { signal });
     }
-    if (ops.length === 0) return outcomes;
-    try {
-      await cli.requireNix();
-      const results = await applyWorkspaceOps(
-        env,
-        ops.map((o) => o.op),
-      );
-      results.forEach((result, i) => {
-        const { index } = ops[i] as { index: number };
-        const kind = (requests[index] as EffectRequest).kind;
-        outcomes[index] = result.ok
-          ? { type: 'effect.succeeded', kind, result: { file: result.file } }
-          : toFailedOutcome(kind, result.error);
-      });
-    } catch (e) {
-      for (const { index } of ops) outcomes[index] = toFailedOutcome((requests[index] as EffectRequest).kind, e);
-    }
+    if (files.length === 0) return outcomes;
+    // The lock is held here, where activations and builds take it too; the thread does the work.
+    const done = await env.locks.exclusive(workspace, () => thread.apply(files.map((f) => f.request)));
+    files.forEach((f, i) => (outcomes[f.index] = done[i] as EffectOutcome));
     return outcomes;
   };
-  return { probe: () => cli.probe(), perform, performBatch };
+  return { probe: () => cli.probe(), perform, performBatch, close: () => thread.close() };
 }
 
-/** The workspace file operation of a request, when it is one. */
-function workspaceOp(request: EffectRequest): WorkspaceOp | undefined {
-  switch (request.kind) {
-    case 'module.write':
-      return { kind: 'module', name: request.name, body: request.module };
-    case 'module.delete':
-      return { kind: 'module', name: request.name };
-    case 'overlay.write':
-      return { kind: 'overlay', name: request.name, body: request.overlay };
-    case 'overlay.delete':
-      return { kind: 'overlay', name: request.name };
-    case 'config.write':
-      return { kind: 'config', name: request.name, body: request.configuration };
-    default:
-      return undefined;
-  }
-}
