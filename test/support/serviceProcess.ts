@@ -66,8 +66,19 @@ export interface ServiceProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Resolve with the first log line (past or future) that matches; reject at exit or after `timeoutMs`. */
   waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
-  /** The next log line matching, after the lines seen so far. */
+  /**
+   * The next log line matching, after the lines seen so far. Not for the effect of an action
+   * you awaited first: a line that arrived meanwhile counts as seen and is never matched.
+   * Take `lines.length` before the action and use {@link waitForLogFrom}.
+   */
   waitForNextLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /**
+   * The first log line matching at index `from` or later (past or future). With `from` taken
+   * as `lines.length` before an action, a line the action causes counts even when it arrives
+   * before the action's promise settles (the service can log a server's crash before this
+   * process has seen the server exit).
+   */
+  waitForLogFrom(from: number, match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   /** Resolve with the exit, or reject when it has not exited within `timeoutMs`. */
   waitForExit(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   signal(sig: NodeJS.Signals): void;
@@ -152,11 +163,19 @@ export async function startServiceProcess(options: ServiceProcessOptions = {}): 
   let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   void exit.promise.then((v) => (exitInfo = v)).catch(() => undefined);
 
-  const describeTail = (): string =>
-    `\n--- last log lines ---\n${lines
-      .filter((l) => !String(l.msg).startsWith("NATS reconnect attempt")).slice(-25)
+  // The per-attempt lines would push everything else out of the tail; they are left out but
+  // counted, with the last one, so a run of attempts (and whether it is still going) shows.
+  const isAttempt = (l: LogLine): boolean => String(l.msg).startsWith('NATS reconnect attempt');
+  const describeTail = (): string => {
+    const attempts = lines.filter(isAttempt);
+    const last = attempts.at(-1);
+    const omitted = last ? ` (${attempts.length} "NATS reconnect attempt" lines left out; the last: ${JSON.stringify(last)})` : '';
+    return `\n--- last log lines${omitted} ---\n${lines
+      .filter((l) => !isAttempt(l))
+      .slice(-25)
       .map((l) => JSON.stringify(l))
       .join('\n')}\n--- stderr ---\n${stderr.slice(-2000)}`;
+  };
 
   const wait = (from: number, match: (l: LogLine) => boolean, timeoutMs: number): Promise<LogLine> => {
     const found = lines.slice(from).find(match);
@@ -196,6 +215,7 @@ export async function startServiceProcess(options: ServiceProcessOptions = {}): 
     exited: exit.promise,
     waitForLog: (match, timeoutMs = 20_000) => wait(0, match, timeoutMs),
     waitForNextLog: (match, timeoutMs = 20_000) => wait(lines.length, match, timeoutMs),
+    waitForLogFrom: (from, match, timeoutMs = 20_000) => wait(from, match, timeoutMs),
     waitForExit: (timeoutMs = 20_000) => {
       if (exitInfo) return Promise.resolve(exitInfo);
       return new Promise((resolve, reject) => {
