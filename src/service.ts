@@ -112,6 +112,7 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     snapshotEvery: config.aggregates.snapshotEvery,
     read: (kind, id, afterSeq) => store.read(kind, id, afterSeq),
     storeAndPublish: (events) => publisher.storeAndPublish(events),
+    storeDeferred: (events) => publisher.storeDeferred(events),
     loadSnapshot: (kind, id) => state.loadSnapshot(kind, id),
     saveSnapshot: (snapshot) => state.saveSnapshot(snapshot),
     hasDeadLetters: (kind, id) => deadLetters.has(kind, id),

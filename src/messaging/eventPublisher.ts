@@ -92,10 +92,29 @@ export class EventPublisher {
    * or UnavailableError once the retry budget is spent.
    */
   async storeAndPublish(events: AppendRequest[]): Promise<PublishedEvent[]> {
+    const stored = await this.storeDeferred(events);
+    stored.publish();
+    return stored.events;
+  }
+
+  /**
+   * Store like {@link storeAndPublish}, but publish on the seed subjects only when the caller
+   * says so (`publish()`, exactly once): a slot publishes them right before it replies, so the
+   * events and the reply leave in one socket write, events first.
+   */
+  async storeDeferred(events: AppendRequest[]): Promise<{ events: PublishedEvent[]; publish: () => void }> {
     const out: PublishedEvent[] = [];
+    const seeds: { req: AppendRequest; body: string }[] = [];
     let expected = events[0]?.expected_last_seq ?? 0;
     const token = this.watermark.begin();
     const deadline = Date.now() + this.retry.budgetMs;
+    let done = false;
+    const publish = (): void => {
+      if (done) return;
+      done = true;
+      for (const seed of seeds) this.publishSeed(seed.req, seed.body);
+      this.watermark.end(token);
+    };
     try {
       for (let i = 0; i < events.length; i++) {
         const req = events[i]!;
@@ -118,12 +137,13 @@ export class EventPublisher {
         expected = stored;
         this.stored++;
         out.push({ fact: req.fact, stream_seq: stored, subject: this.subjects.event(req.fact) });
-        this.publishSeed(req, body);
+        seeds.push({ req, body });
       }
-    } finally {
-      this.watermark.end(token);
+    } catch (e) {
+      publish(); // what was stored before the failure is published all the same
+      throw e;
     }
-    return out;
+    return { events: out, publish };
   }
 
   /** Publish an already stored event on its seed subject (also used to make up gaps). */

@@ -46,6 +46,8 @@ export interface SlotHost {
   readonly snapshotEvery: number;
   read(kind: AggregateKind, id: string, afterSeq: number): Promise<StoredEvent[]>;
   storeAndPublish(events: AppendRequest[]): Promise<PublishedEvent[]>;
+  /** Store now, publish on the seed subjects when `publish()` is called (right before the reply). */
+  storeDeferred?(events: AppendRequest[]): Promise<{ events: PublishedEvent[]; publish: () => void }>;
   runEffect(request: EffectRequest, ctx: { aggregate: AggregateKind; id: string; signal: AbortSignal }): Promise<EffectOutcome>;
   /** Resolves once the scheduled effects of an aggregate so far are done (awaited effects wait for it). */
   scheduledSettled?(kind: AggregateKind, id: string): Promise<void>;
@@ -89,6 +91,8 @@ interface RunningEffect {
 }
 
 const CONFLICT_RETRIES = 5;
+
+const NOTHING_TO_PUBLISH = (): void => undefined;
 
 /**
  * The signal of scheduled effects: the host owns them (it coalesces them and flushes them at
@@ -227,8 +231,9 @@ export class AggregateSlot {
       const before = this.version();
       const signals = this.send(work.event, identity);
       const entry: LedgerEntry = { identity, events: [], waiters: [work.respond] };
+      let publishSeeds: () => void;
       try {
-        await this.persistFacts(signals, identity, entry);
+        publishSeeds = await this.persistFacts(signals, identity, entry);
       } catch (e) {
         if (e instanceof ConflictError && attempt < CONFLICT_RETRIES) {
           this.host.logger.info({ aggregate_id: this.id, correlation_id: identity.correlation_id, attempt }, 'concurrent writer: reloading and deciding again');
@@ -242,6 +247,8 @@ export class AggregateSlot {
         return CommandLedger.finish(entry, toErrorReply(e));
       }
       this.ledger.remember(entry);
+      // Events, then the reply, in one go (one socket write).
+      publishSeeds();
       this.conclude(entry, signals, work.event.type, before);
       // After conclude: the snapshot's ledger must hold this command's reply, or a retry
       // after a rebuild from this snapshot would decide the command again.
@@ -286,8 +293,9 @@ export class AggregateSlot {
     }
     const signals = this.send(work.outcome, effect.identity);
     const produced: LedgerEntry = { identity: effect.identity, events: [], waiters: [] };
+    let publishSeeds: () => void;
     try {
-      await this.persistFacts(signals, effect.identity, produced);
+      publishSeeds = await this.persistFacts(signals, effect.identity, produced);
     } catch (e) {
       this.dropActor();
       const reply = toErrorReply(e);
@@ -306,6 +314,7 @@ export class AggregateSlot {
     } else {
       for (const entry of effect.entries) entry.events.push(...produced.events);
     }
+    publishSeeds();
     for (const entry of effect.entries) this.conclude(entry, signals, work.outcome.type, -1);
     this.maybeSnapshot();
   }
@@ -352,8 +361,11 @@ export class AggregateSlot {
     return run;
   }
 
-  /** Store the facts among `signals` as domain events caused by `cause`. */
-  private async persistFacts(signals: MachineSignal[], cause: Identity, entry: LedgerEntry): Promise<void> {
+  /**
+   * Store the facts among `signals` as domain events caused by `cause`. Returns the
+   * publication on the seed subjects, for the caller to run right before it replies.
+   */
+  private async persistFacts(signals: MachineSignal[], cause: Identity, entry: LedgerEntry): Promise<() => void> {
     const appends: AppendRequest[] = [];
     const facts = registry[this.kind].facts;
     for (const s of signals) {
@@ -371,8 +383,11 @@ export class AggregateSlot {
       };
       appends.push({ event, fact: s.name, command_id: cause.message_id, expected_last_seq: this.lastStreamSeq, msg_id: `${cause.message_id}:${s.sequence}` });
     }
-    if (appends.length === 0) return;
-    const published = await this.host.storeAndPublish(appends);
+    if (appends.length === 0) return NOTHING_TO_PUBLISH;
+    let published: PublishedEvent[];
+    let publish = NOTHING_TO_PUBLISH;
+    if (this.host.storeDeferred) ({ events: published, publish } = await this.host.storeDeferred(appends));
+    else published = await this.host.storeAndPublish(appends);
     for (let i = 0; i < published.length; i++) {
       const p = published[i]!;
       const a = appends[i]!;
@@ -380,6 +395,7 @@ export class AggregateSlot {
       entry.events.push({ event_type: a.event.event_type, event_id: a.event.identity.message_id, subject: p.subject, sequence: a.event.sequence });
     }
     this.host.inspector?.stored(this.kind, this.id, published.map((p, i) => ({ event: appends[i]!.event, subject: p.subject })));
+    return publish;
   }
 
   private maybeSnapshot(): void {
