@@ -42,13 +42,22 @@ export interface Subjects {
 export function subjectsFor(prefix: string): Subjects {
   const p = prefix;
   const upper = prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_');
+  // One string per fact: event subjects are kept in every ledger entry of every aggregate.
+  const eventSubjects = new Map<string, string>();
   return {
     prefix: p,
     commands: `${p}.cmd.>`,
     queries: `${p}.query.>`,
     command: (a, action) => `${p}.cmd.${a}.${action}`,
     query: (a, action) => `${p}.query.${a}.${action}`,
-    event: (fact) => `${p}.event.${fact}`,
+    event: (fact) => {
+      let subject = eventSubjects.get(fact);
+      if (subject === undefined) {
+        subject = `${p}.event.${fact}`;
+        eventSubjects.set(fact, subject);
+      }
+      return subject;
+    },
     events: `${p}.event.>`,
     store: (a, id) => `${p}.store.${a}.${id}`,
     storeAll: `${p}.store.>`,

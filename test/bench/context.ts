@@ -66,7 +66,7 @@ export async function stopBenchService(svc: TestService): Promise<void> {
 
 export interface HealthReport {
   status: string;
-  aggregates?: { live?: number };
+  aggregates?: { live?: number; awake?: number };
   nix?: { available?: boolean; hint?: string; version?: string };
   memory?: { heap_used?: number; rss?: number };
   publisher?: { mode?: string };

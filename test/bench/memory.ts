@@ -89,9 +89,12 @@ export async function measureMemory(ctx: BenchContext): Promise<MemoryResults> {
     const create = combine(chunks);
     // Replies leave before the last bookkeeping: wait until every actor counts as live (bounded).
     let live: number | undefined;
+    let awake: number | undefined;
     const end = ctx.now() + 30_000;
     while (ctx.now() < end) {
-      live = (await health(ctx.admin, 10_000).catch(() => undefined))?.aggregates?.live;
+      const counts = (await health(ctx.admin, 10_000).catch(() => undefined))?.aggregates;
+      live = counts?.live;
+      awake = counts?.awake;
       if (live !== undefined && live >= created) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -107,13 +110,13 @@ export async function measureMemory(ctx: BenchContext): Promise<MemoryResults> {
     const figures: Figure[] = [
       judge({
         section,
-        name: `heap per live aggregate (${n} live)`,
+        name: `heap per resident aggregate (${n} resident)`,
         value: perAggregateBytes,
         unit: 'bytes',
         failures: create.errors,
         smoke,
         note: [
-          `workspace rendering off (see memory.ts); heap after GC ${formatBytes(heapBeforeBytes)} → ${formatBytes(heapAfterBytes)}; RSS ${formatBytes(rssBeforeBytes)} → ${formatBytes(rssAfterBytes)}`,
+          `${awake ?? '?'} awake (running actors, NIX_AWAKE_CAP), the rest asleep as persisted snapshots; workspace rendering off (see memory.ts); heap after GC ${formatBytes(heapBeforeBytes)} → ${formatBytes(heapAfterBytes)}; RSS ${formatBytes(rssBeforeBytes)} → ${formatBytes(rssAfterBytes)}`,
           liveNote,
         ]
           .concat(stoppedEarly ?? [])
@@ -122,7 +125,7 @@ export async function measureMemory(ctx: BenchContext): Promise<MemoryResults> {
       }),
       judge({
         section,
-        name: `heap with ${TARGETS.residentAggregates.toLocaleString('en-US')} live aggregates${projected ? ' (projected)' : ''}`,
+        name: `heap with ${TARGETS.residentAggregates.toLocaleString('en-US')} resident aggregates${projected ? ' (projected)' : ''}`,
         value: heapAtTargetBytes,
         unit: 'bytes',
         target: { op: '<=', value: TARGETS.residentHeapBytes },
