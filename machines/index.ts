@@ -126,3 +126,13 @@ export const registry: { readonly [K in AggregateKind]: AggregateDefinition & { 
     facts: catalogue(configFacts),
   },
 };
+
+const factsByEventType = new Map<string, string>();
+for (const definition of Object.values(registry)) {
+  for (const [fact, info] of Object.entries(definition.facts)) factsByEventType.set(info.event_type, fact);
+}
+
+/** The fact of an event by its type (`FlakeCreated` -> `flake.created`), if the type is known. */
+export function factOfEventType(eventType: string): string | undefined {
+  return factsByEventType.get(eventType);
+}

@@ -5,7 +5,7 @@
  * reach a version (read-your-writes) — with a deadline.
  */
 import type { Logger } from 'pino';
-import { aggregateKinds, registry, type AggregateKind } from '../../machines/index.js';
+import { aggregateKinds, factOfEventType, registry, type AggregateKind } from '../../machines/index.js';
 import { ConfigModel } from './configs.js';
 import { compileFactCheck } from './factCheck.js';
 import { FlakeModel } from './flakes.js';
@@ -39,13 +39,10 @@ interface Waiter {
 /** `ready`: the condition holds; `not_ready`: still catching up at the deadline; `behind`: the aggregate's version was not reached. */
 export type WaitOutcome = 'ready' | 'not_ready' | 'behind';
 
-/** event_type (`FlakeCreated`) -> fact (`flake.created`), for an event stored without the X-Fact header. */
-const factByEventType = new Map<string, string>();
 /** fact -> its payload check, compiled from the registry's schema. */
 const factChecks = new Map<string, (payload: Record<string, unknown>) => boolean>();
 for (const kind of aggregateKinds) {
   for (const [fact, info] of Object.entries(registry[kind].facts)) {
-    factByEventType.set(info.event_type, fact);
     factChecks.set(fact, compileFactCheck(info.schema));
   }
 }
@@ -123,7 +120,7 @@ export class ReadModels {
     this.readEvents++;
     const { event } = fe;
     const kind = event.aggregate_type as AggregateKind;
-    const fact = fe.fact || factByEventType.get(event.event_type) || '';
+    const fact = fe.fact || factOfEventType(event.event_type) || '';
     const check = fact.startsWith(`${kind}.`) ? factChecks.get(fact) : undefined;
     let placed = false;
     if (check && typeof event.aggregate_id === 'string' && Number.isInteger(event.sequence) && typeof event.occurred_at === 'string') {
@@ -154,7 +151,7 @@ export class ReadModels {
 
   /** The fact of an event by its type (`FlakeCreated` -> `flake.created`), if the type is known. */
   static factOf(event: { event_type?: unknown }): string | undefined {
-    return typeof event.event_type === 'string' ? factByEventType.get(event.event_type) : undefined;
+    return typeof event.event_type === 'string' ? factOfEventType(event.event_type) : undefined;
   }
 
   /** The feed reports it has read everything the stream held (pending 0). */

@@ -89,12 +89,16 @@ export class CommandLedger {
    * after that fact; `reply(entry)` builds its ok reply.
    */
   replay(events: readonly StoredEvent[], domain: string, isFinal: (fact: string) => boolean, reply: (entry: LedgerEntry) => OkReply): void {
-    const groups = new Map<string, StoredEvent[]>();
-    for (const e of events) {
-      const g = groups.get(e.command_id);
-      if (g) g.push(e);
-      else groups.set(e.command_id, [e]);
+    // Only the last LEDGER_SIZE commands stay in the ledger: group those, newest first, then
+    // take them oldest first (a 1,000-event rebuild handles 64 commands, not 1,000).
+    const newestFirst = new Map<string, StoredEvent[]>();
+    for (let i = events.length - 1; i >= 0; i--) {
+      const e = events[i] as StoredEvent;
+      const g = newestFirst.get(e.command_id);
+      if (g) g.unshift(e);
+      else if (newestFirst.size < LEDGER_SIZE) newestFirst.set(e.command_id, [e]);
     }
+    const groups = new Map([...newestFirst].reverse());
     for (const [commandId, group] of groups) {
       const last = group.at(-1)!;
       const previous = this.entries.get(commandId);
