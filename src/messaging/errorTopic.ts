@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Identity } from '../domain/identity.js';
 import type { Subjects, SubjectKind } from '../domain/subjects.js';
 import { ensureError, type ErrorReply } from '../errors.js';
+import { WireHeaders } from './wireHeaders.js';
 
 /** One error-topic record. */
 export interface ErrorRecord {
@@ -25,10 +26,7 @@ export interface ErrorRecord {
 
 /** Reply headers carrying the command's correlation (SPEC §3). */
 export function replyHeaders(identity: Identity): MsgHdrs {
-  const h = natsHeaders();
-  h.set('X-Correlation-ID', identity.correlation_id);
-  h.set('X-Causation-ID', identity.message_id);
-  return h;
+  return new WireHeaders({ 'X-Correlation-ID': identity.correlation_id, 'X-Causation-ID': identity.message_id });
 }
 
 const TOKEN_RE = /^[A-Za-z0-9_-]+$/;

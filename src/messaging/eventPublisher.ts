@@ -3,7 +3,7 @@
  * sequence of the aggregate), then publish on the seed subject with the seed headers.
  * Transient failures are retried with backoff; the mode is the publisher machine's state.
  */
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Actor } from 'xstate';
 import type { Logger } from 'pino';
 import type { publisherMachine } from '../../machines/index.js';
@@ -11,6 +11,7 @@ import type { Subjects } from '../domain/subjects.js';
 import { eventHeaders } from '../domain/events.js';
 import { ConflictError, UnavailableError, ensureError } from '../errors.js';
 import type { AppendRequest, EventStore } from './eventStore.js';
+import { WireHeaders } from './wireHeaders.js';
 
 export interface PublishedEvent {
   fact: string;
@@ -148,8 +149,7 @@ export class EventPublisher {
 
   /** Publish an already stored event on its seed subject (also used to make up gaps). */
   publishSeed(req: Pick<AppendRequest, 'event' | 'fact'>, body: string = JSON.stringify(req.event)): void {
-    const h = natsHeaders();
-    for (const [k, v] of Object.entries(eventHeaders(req.event, this.subjects.prefix))) h.set(k, v);
+    const h = new WireHeaders(eventHeaders(req.event, this.subjects.prefix));
     try {
       this.nc.publish(this.subjects.event(req.fact), body, { headers: h });
       this.published++;

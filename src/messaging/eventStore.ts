@@ -13,13 +13,14 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from '@nats-io/jetstream';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Subjects } from '../domain/subjects.js';
 import { COMMAND_HEADER, FACT_HEADER, eventHeaders, type DomainEvent } from '../domain/events.js';
 import { factOfEventType } from '../../machines/index.js';
 import { ConflictError } from '../errors.js';
 import { StreamApiError, StreamAppender } from './streamAppender.js';
+import { WireHeaders } from './wireHeaders.js';
 
 /** Stream settings the service creates or verifies at start (documented in the README). */
 export function eventStreamConfig(subjects: Subjects, duplicateWindowMs: number): Partial<StreamConfig> & { name: string } {
@@ -103,12 +104,11 @@ export class EventStore {
    */
   async append(req: AppendRequest, body: string = JSON.stringify(req.event)): Promise<{ stream_seq: number; duplicate: boolean }> {
     const { event } = req;
-    const h = natsHeaders();
-    for (const [k, v] of Object.entries(eventHeaders(event, this.subjects.prefix))) h.set(k, v);
-    h.set(FACT_HEADER, req.fact);
-    h.set(COMMAND_HEADER, req.command_id);
-    h.set('Nats-Msg-Id', req.msg_id);
-    h.set('Nats-Expected-Last-Subject-Sequence', String(req.expected_last_seq));
+    const h = new WireHeaders(eventHeaders(event, this.subjects.prefix));
+    h.append(FACT_HEADER, req.fact);
+    h.append(COMMAND_HEADER, req.command_id);
+    h.append('Nats-Msg-Id', req.msg_id);
+    h.append('Nats-Expected-Last-Subject-Sequence', String(req.expected_last_seq));
     try {
       const ack = await this.appender.publish(this.subjects.store(event.aggregate_type, event.aggregate_id), body, h);
       return { stream_seq: ack.seq, duplicate: ack.duplicate };
