@@ -13,6 +13,8 @@ import { ConflictError, UnavailableError, ensureError } from '../errors.js';
 import type { AppendRequest, EventStore } from './eventStore.js';
 import { WireHeaders } from './wireHeaders.js';
 
+const utf8 = new TextEncoder();
+
 export interface PublishedEvent {
   fact: string;
   stream_seq: number;
@@ -105,7 +107,7 @@ export class EventPublisher {
    */
   async storeDeferred(events: AppendRequest[]): Promise<{ events: PublishedEvent[]; publish: () => void }> {
     const out: PublishedEvent[] = [];
-    const seeds: { req: AppendRequest; body: string }[] = [];
+    const seeds: { req: AppendRequest; body: Uint8Array }[] = [];
     let expected = events[0]?.expected_last_seq ?? 0;
     const token = this.watermark.begin();
     const deadline = Date.now() + this.retry.budgetMs;
@@ -120,9 +122,10 @@ export class EventPublisher {
       for (let i = 0; i < events.length; i++) {
         const req = events[i]!;
         let stored: number;
-        let body: string;
+        let body: Uint8Array;
         try {
-          body = JSON.stringify(req.event);
+          // Encoded once: the same bytes are stored and published on the seed subject.
+          body = utf8.encode(JSON.stringify(req.event));
           stored = await this.appendWithRetry({ ...req, expected_last_seq: expected }, deadline, body);
         } catch (e) {
           if (!(e instanceof UnavailableError) || !this.deadLetter) throw e;
@@ -148,7 +151,7 @@ export class EventPublisher {
   }
 
   /** Publish an already stored event on its seed subject (also used to make up gaps). */
-  publishSeed(req: Pick<AppendRequest, 'event' | 'fact'>, body: string = JSON.stringify(req.event)): void {
+  publishSeed(req: Pick<AppendRequest, 'event' | 'fact'>, body: string | Uint8Array = JSON.stringify(req.event)): void {
     const h = new WireHeaders(eventHeaders(req.event, this.subjects.prefix));
     try {
       this.nc.publish(this.subjects.event(req.fact), body, { headers: h });
@@ -163,7 +166,7 @@ export class EventPublisher {
     return { stored: this.stored, published: this.published, mode: String(this.actor.getSnapshot().value) };
   }
 
-  private async appendWithRetry(req: AppendRequest, deadline: number, body: string): Promise<number> {
+  private async appendWithRetry(req: AppendRequest, deadline: number, body: Uint8Array): Promise<number> {
     let delay = this.retry.initialDelayMs;
     let lastError: Error | undefined;
     for (let attempt = 1; ; attempt++) {

@@ -102,7 +102,7 @@ export class EventStore {
    * this aggregate since `expected_last_seq`. Returns the stream sequence (the original one
    * when JetStream recognised the msg id as a duplicate).
    */
-  async append(req: AppendRequest, body: string = JSON.stringify(req.event)): Promise<{ stream_seq: number; duplicate: boolean }> {
+  async append(req: AppendRequest, body: string | Uint8Array = JSON.stringify(req.event)): Promise<{ stream_seq: number; duplicate: boolean }> {
     const { event } = req;
     const h = new WireHeaders(eventHeaders(event, this.subjects.prefix));
     h.append(FACT_HEADER, req.fact);
