@@ -28,6 +28,8 @@ export class WorkspaceMaterializer {
   private written = 0;
   private batches = 0;
   private stopped = false;
+  /** How long the last batch took (ms): the next one waits at least four times that. */
+  private lastBatchMs = 0;
 
   constructor(
     private readonly performer: BatchPerformer,
@@ -103,10 +105,14 @@ export class WorkspaceMaterializer {
 
   private arm(): void {
     if (this.timer || this.flushing || this.stopped) return;
+    // Rendering runs at most ~20 % of the time: under a burst, batches grow (files coalesce
+    // per aggregate) instead of coming more often, so the nix and git runs stay off the CPU
+    // the commands need.
+    const delay = Math.max(this.options.delayMs, this.lastBatchMs * 4);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (!this.flushing) void this.runBatch();
-    }, this.options.delayMs);
+    }, delay);
   }
 
   /** Runs one batch; at most one runs at a time (`flushing` is that batch). */
@@ -122,6 +128,7 @@ export class WorkspaceMaterializer {
     }
     const run = (async () => {
       if (batch.length === 0) return;
+      const started = performance.now();
       let outcomes: EffectOutcome[];
       try {
         outcomes = await this.performer.performBatch(
@@ -134,6 +141,7 @@ export class WorkspaceMaterializer {
       }
       this.batches++;
       this.written += batch.length;
+      this.lastBatchMs = performance.now() - started;
       batch.forEach((p, i) => {
         const outcome = outcomes[i] ?? { type: 'effect.failed', kind: p.request.kind, code: 'internal', message: 'no outcome for this request' };
         for (const w of p.waiters) w(outcome);

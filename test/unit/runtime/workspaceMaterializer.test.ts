@@ -74,6 +74,22 @@ describe('workspace materializer', () => {
     expect(performer.batches).toHaveLength(2); // no empty or extra batch after the flush
   });
 
+  it('waits at least four times the last batch before the next one (rendering stays under ~20 % of the time)', async () => {
+    const performer = new GatedPerformer();
+    const m = new WorkspaceMaterializer(performer, { delayMs: 10, maxBatch: 100 });
+    void m.schedule(write('a', 1), 'module:a');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(performer.batches).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(100); // the batch takes 100 ms
+    void m.schedule(write('b', 1), 'module:b');
+    performer.release();
+    await vi.advanceTimersByTimeAsync(390);
+    expect(performer.batches).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(performer.batches).toHaveLength(2);
+    performer.release();
+  });
+
   it('refuses requests after stop, without calling the performer', async () => {
     const performer = new GatedPerformer();
     const m = new WorkspaceMaterializer(performer, { delayMs: 10, maxBatch: 100 });
