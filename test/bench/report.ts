@@ -51,6 +51,8 @@ export function renderMarkdown(r: BenchResult): string {
   lines.push('');
   lines.push(`- **CPU**: ${m.cpuModel}, ${m.cores} cores · **memory** ${formatBytes(m.memoryBytes)} · ${m.os}`);
   lines.push(`- **Node** ${m.node} · **nats-server** ${m.natsServer} (loopback, JetStream file storage in a temp dir)`);
+  const flags = [...process.execArgv.filter((a) => a.startsWith('--max-')), ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/).filter((a) => a.startsWith('--max-'))];
+  lines.push(`- **V8 heap flags** ${flags.length ? flags.join(' ') : 'none'} (the service runs in this process; \`npm start\` uses --max-semi-space-size=64 too)`);
   lines.push(
     `- **noise**: load average ${m.loadAverageAtStart.join(' ')} at start, ${m.loadAverageAtEnd.join(' ')} at end; a 1 ms sleep wakes late by p50 ${m.wakeLateness.p50.toFixed(3)} ms, p99 ${m.wakeLateness.p99.toFixed(3)} ms, max ${m.wakeLateness.max.toFixed(3)} ms`,
   );
