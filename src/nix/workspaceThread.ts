@@ -42,7 +42,7 @@ function startWorker(data: WorkspaceThreadData): Worker {
 export class WorkspaceThread {
   private worker: Worker | undefined;
   private nextId = 1;
-  private readonly waiting = new Map<number, { requests: EffectRequest[]; resolve(outcomes: EffectOutcome[]): void }>();
+  private readonly waiting = new Map<number, { worker: Worker; requests: EffectRequest[]; resolve(outcomes: EffectOutcome[]): void }>();
 
   constructor(private readonly data: WorkspaceThreadData) {}
 
@@ -51,19 +51,35 @@ export class WorkspaceThread {
     const worker = this.ensure();
     const id = this.nextId++;
     return new Promise((resolve) => {
-      this.waiting.set(id, { requests, resolve });
+      this.waiting.set(id, { worker, requests, resolve });
       worker.ref();
       const message: WorkspaceThreadRequest = { id, requests };
       worker.postMessage(message);
     });
   }
 
-  /** Stop the thread (a later batch starts it again). */
-  async close(): Promise<void> {
+  /**
+   * Stop the thread once the batches in flight are done (at most `graceMs`; a batch cut off
+   * there is answered as failed). A later batch starts a new thread.
+   */
+  async close(graceMs = 10_000): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
-    if (worker) await worker.terminate();
+    if (!worker) return;
+    if (this.waiting.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => (this.drained = resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
+      clearTimeout(timer);
+      this.drained = undefined;
+    }
+    await worker.terminate();
   }
+
+  /** Resolves `close` once nothing is in flight. */
+  private drained: (() => void) | undefined;
 
   private ensure(): Worker {
     if (this.worker) return this.worker;
@@ -72,12 +88,16 @@ export class WorkspaceThread {
       const w = this.waiting.get(reply.id);
       if (!w) return;
       this.waiting.delete(reply.id);
-      if (this.waiting.size === 0) worker.unref();
+      if (this.waiting.size === 0) {
+        worker.unref();
+        this.drained?.();
+      }
       w.resolve(reply.outcomes);
     });
     const fail = (reason: string): void => {
       if (this.worker === worker) this.worker = undefined;
       for (const [id, w] of this.waiting) {
+        if (w.worker !== worker) continue;
         this.waiting.delete(id);
         w.resolve(w.requests.map((r) => ({ type: 'effect.failed', kind: r.kind, code: 'internal', message: `the workspace thread stopped (${reason}); the file is rendered on the next change` })));
       }
