@@ -111,7 +111,6 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     domain: subjects.prefix,
     snapshotEvery: config.aggregates.snapshotEvery,
     read: (kind, id, afterSeq) => store.read(kind, id, afterSeq),
-    storeAndPublish: (events) => publisher.storeAndPublish(events),
     storeDeferred: (events) => publisher.storeDeferred(events),
     loadSnapshot: (kind, id) => state.loadSnapshot(kind, id),
     saveSnapshot: (snapshot) => state.saveSnapshot(snapshot),

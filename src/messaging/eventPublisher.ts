@@ -91,19 +91,10 @@ export class EventPublisher {
 
   /**
    * Store the events of one aggregate in order, each expecting the previous one's stream
-   * sequence, then publish them on their seed subjects. Throws ConflictError (not retried)
-   * or UnavailableError once the retry budget is spent.
-   */
-  async storeAndPublish(events: AppendRequest[]): Promise<PublishedEvent[]> {
-    const stored = await this.storeDeferred(events);
-    stored.publish();
-    return stored.events;
-  }
-
-  /**
-   * Store like {@link storeAndPublish}, but publish on the seed subjects only when the caller
-   * says so (`publish()`, exactly once): a slot publishes them right before it replies, so the
-   * events and the reply leave in one socket write, events first.
+   * sequence. Throws ConflictError (not retried) or UnavailableError once the retry budget is
+   * spent. They are published on their seed subjects when the caller says so (`publish()`,
+   * exactly once): a slot does it right before it replies, so the events and the reply leave
+   * in one socket write, events first.
    */
   async storeDeferred(events: AppendRequest[]): Promise<{ events: PublishedEvent[]; publish: () => void }> {
     const out: PublishedEvent[] = [];

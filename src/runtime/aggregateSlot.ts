@@ -45,9 +45,8 @@ export interface SlotHost {
   /** Take a snapshot every N events (0 = never). */
   readonly snapshotEvery: number;
   read(kind: AggregateKind, id: string, afterSeq: number): Promise<StoredEvent[]>;
-  storeAndPublish(events: AppendRequest[]): Promise<PublishedEvent[]>;
   /** Store now, publish on the seed subjects when `publish()` is called (right before the reply). */
-  storeDeferred?(events: AppendRequest[]): Promise<{ events: PublishedEvent[]; publish: () => void }>;
+  storeDeferred(events: AppendRequest[]): Promise<{ events: PublishedEvent[]; publish: () => void }>;
   runEffect(request: EffectRequest, ctx: { aggregate: AggregateKind; id: string; signal: AbortSignal }): Promise<EffectOutcome>;
   /** Resolves once the scheduled effects of an aggregate so far are done (awaited effects wait for it). */
   scheduledSettled?(kind: AggregateKind, id: string): Promise<void>;
@@ -384,10 +383,7 @@ export class AggregateSlot {
       appends.push({ event, fact: s.name, command_id: cause.message_id, expected_last_seq: this.lastStreamSeq, msg_id: `${cause.message_id}:${s.sequence}` });
     }
     if (appends.length === 0) return NOTHING_TO_PUBLISH;
-    let published: PublishedEvent[];
-    let publish = NOTHING_TO_PUBLISH;
-    if (this.host.storeDeferred) ({ events: published, publish } = await this.host.storeDeferred(appends));
-    else published = await this.host.storeAndPublish(appends);
+    const { events: published, publish } = await this.host.storeDeferred(appends);
     for (let i = 0; i < published.length; i++) {
       const p = published[i]!;
       const a = appends[i]!;

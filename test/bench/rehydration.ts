@@ -69,7 +69,7 @@ function slotHost(read: SlotHost['read'], loadSnapshot?: SlotHost['loadSnapshot'
     snapshotEvery: 0,
     read,
     ...(loadSnapshot ? { loadSnapshot } : {}),
-    storeAndPublish: () => Promise.reject(new Error('the bench only rebuilds')),
+    storeDeferred: () => Promise.reject(new Error('the bench only rebuilds')),
     runEffect: () => Promise.reject(new Error('the bench only rebuilds')),
   };
 }
