@@ -4,7 +4,8 @@
  * promises, and the folder rules of STYLE.md, enforced with `no-restricted-imports`:
  *
  *   machines/   xstate, zod, immer, machines/ only — never src/, @nats-io/*, node:*
- *   src/        machines/ only through machines/index.ts; never test/ or inspector/
+ *   src/runtime, projections, aggregates, domain, nix, time, config: no @nats-io/* (ports only)
+ *   src/        machines/ only through machines/index.ts (and the leaf machines/kinds.ts); never test/ or inspector/
  *   inspector/  never node:*, nor src/ other than src/inspection
  */
 import { builtinModules } from 'node:module';
@@ -25,7 +26,7 @@ const machinesRule = (() => {
     paths: node.paths,
     patterns: [
       ...node.patterns,
-      { regex: '^@nats-io/', message: 'machines/ never talk to NATS: only src/messaging does.' },
+      { regex: '^@nats-io/', message: 'machines/ never talk to NATS: only the adapters in src/ do.' },
       { regex: '(^|/)src(/|$)', message: 'machines/ must not import src/: the runtime depends on the machines, not the other way.' },
       { regex: '(^|/)test(/|$)', message: 'nothing imports test/.' },
       { regex: '^pino$', message: 'machines/ do not log: emit a signal instead.' },
@@ -38,9 +39,18 @@ const srcRule = {
     { regex: '(^|/)test(/|$)', message: 'src/ must not import test/.' },
     { regex: '(^|/)inspector(/|$)', message: 'src/ must not import inspector/.' },
     {
-      regex: '(^|/)machines/(?!index\\.js$)',
-      message: 'src/ imports machines only through machines/index.ts (export what you need there).',
+      regex: '(^|/)machines/(?!(index|kinds)\\.js$)',
+      message: 'src/ imports machines only through machines/index.ts (or the leaf list of kind names, machines/kinds.ts): export what you need there.',
     },
+  ],
+};
+
+/** The folders below and beside the NATS adapters: they reach NATS only through the ports (src/store, src/intake, …). */
+const NATS_FREE = ['src/runtime/**', 'src/projections/**', 'src/aggregates/**', 'src/domain/**', 'src/nix/**', 'src/time/**', 'src/config/**', 'src/errors.ts', 'src/service.ts'];
+const srcNatsFreeRule = {
+  patterns: [
+    ...srcRule.patterns,
+    { regex: '^@nats-io/', message: 'only src/messaging, src/store, src/intake, src/cluster, src/inspection and src/cli talk to NATS; use a port (src/store/ports.ts) or an intake.' },
   ],
 };
 
@@ -112,6 +122,10 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', srcRule] },
+  },
+  {
+    files: NATS_FREE.map((f) => (f.endsWith('.ts') ? f : `${f}/*.ts`)),
+    rules: { 'no-restricted-imports': ['error', srcNatsFreeRule] },
   },
   {
     files: ['inspector/**/*.ts', 'inspector/**/*.js'],

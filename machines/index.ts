@@ -6,23 +6,25 @@
 import type { StateMachine } from 'xstate';
 import type { ZodType } from 'zod';
 import type { AggregateInput } from './_shared/aggregate.js';
-import type { MachineSignal } from './_shared/protocol.js';
-import { configCommands, configFacts } from './config/config.events.js';
-import { CONFIG_MACHINE_VERSION, configMachine } from './config/config.machine.js';
-import { flakeCommands, flakeFacts } from './flake/flake.events.js';
-import { FLAKE_MACHINE_VERSION, flakeMachine } from './flake/flake.machine.js';
-import { moduleCommands, moduleFacts } from './module/module.events.js';
-import { MODULE_MACHINE_VERSION, moduleMachine } from './module/module.machine.js';
-import { overlayCommands, overlayFacts } from './overlay/overlay.events.js';
-import { OVERLAY_MACHINE_VERSION, overlayMachine } from './overlay/overlay.machine.js';
-import { packageCommands, packageFacts } from './package/package.events.js';
-import { PACKAGE_MACHINE_VERSION, packageMachine } from './package/package.machine.js';
+import { workspaceFileOf, type KindDefinition, type WorkspaceFileOp, type WorkspaceFiles } from './_shared/kind.js';
+import type { EffectKind, EffectRequest, MachineSignal } from './_shared/protocol.js';
+import { AGGREGATE_KINDS } from './kinds.js';
+import { configKind } from './config/config.kind.js';
+import { flakeKind } from './flake/flake.kind.js';
+import { moduleKind } from './module/module.kind.js';
+import { overlayKind } from './overlay/overlay.kind.js';
+import { packageKind } from './package/package.kind.js';
 
 export * from './_shared/protocol.js';
 export * from './_shared/errorCodes.js';
 export * from './_shared/schemas.js';
 export { LockedInput, effectResults, parseEffectResult, type EffectResult } from './_shared/effects.js';
 export type { AggregateContext, AggregateInput } from './_shared/aggregate.js';
+export type { Addressing, AddressingContext, KindDefinition, QuerySpec, WorkspaceFileOp, WorkspaceFiles, WorkspacePath } from './_shared/kind.js';
+export { requestOfFileOp, workspaceFileOf } from './_shared/kind.js';
+export { normaliseAttribute, normaliseFlakePath, normaliseFlakeRef } from './_shared/naturalKeys.js';
+export { nixFileLayouts, nixFileTypes, type NixFileLayout, type NixFileType } from './_shared/workspaceLayout.js';
+export { ResourceStates } from './_shared/resourceMachine.js';
 export * from './system/index.js';
 
 export * from './flake/flake.events.js';
@@ -36,9 +38,19 @@ export * from './module/module.machine.js';
 export * from './overlay/overlay.machine.js';
 export * from './config/config.machine.js';
 
+/**
+ * Every aggregate kind, each declared once in its own folder (`<kind>/<kind>.kind.ts`).
+ * Adding a kind is a folder here, its runtime file in src/aggregates/, and a line in each
+ * list. Shared code iterates these; none branches on a kind's name.
+ */
+const kinds = [flakeKind, packageKind, moduleKind, overlayKind, configKind] as const;
+
 /** The aggregate kinds; each is also the subject token and the machine id. */
-export const aggregateKinds = ['flake', 'package', 'module', 'overlay', 'config'] as const;
-export type AggregateKind = (typeof aggregateKinds)[number];
+export const aggregateKinds: typeof AGGREGATE_KINDS = AGGREGATE_KINDS;
+export type AggregateKind = (typeof kinds)[number]['kind'];
+if (kinds.map((k) => k.kind).join() !== AGGREGATE_KINDS.join()) {
+  throw new Error(`machines/kinds.ts lists ${AGGREGATE_KINDS.join(', ')} but the registry holds ${kinds.map((k) => k.kind).join(', ')}: keep them equal, in order`);
+}
 
 /** What the host needs to know about one fact. */
 export interface FactInfo {
@@ -60,14 +72,9 @@ export type AggregateMachine = StateMachine<
 >;
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
-/** One aggregate kind: its machine and its contract. */
-export interface AggregateDefinition {
-  kind: AggregateKind;
+/** One aggregate kind as the host sees it: its declaration, its machine typed for the host, and its fact catalogue. */
+export interface AggregateDefinition extends Omit<KindDefinition<AggregateKind>, 'machine' | 'facts'> {
   machine: AggregateMachine;
-  /** Bumped when states or context change shape. */
-  version: number;
-  /** Action (`create`, `add_input`, …) -> payload schema. */
-  commands: Record<string, ZodType>;
   /** Fact name (`flake.input_added`, …) -> info. */
   facts: Record<string, FactInfo>;
 }
@@ -89,43 +96,9 @@ function catalogue(facts: Record<string, ZodType>, notFinal: readonly string[] =
 }
 
 /** Every aggregate kind, by kind. */
-export const registry: { readonly [K in AggregateKind]: AggregateDefinition & { kind: K } } = {
-  flake: {
-    kind: 'flake',
-    machine: flakeMachine,
-    version: FLAKE_MACHINE_VERSION,
-    commands: flakeCommands,
-    facts: catalogue(flakeFacts),
-  },
-  package: {
-    kind: 'package',
-    machine: packageMachine,
-    version: PACKAGE_MACHINE_VERSION,
-    commands: packageCommands,
-    facts: catalogue(packageFacts, ['package.build_started']),
-  },
-  module: {
-    kind: 'module',
-    machine: moduleMachine,
-    version: MODULE_MACHINE_VERSION,
-    commands: moduleCommands,
-    facts: catalogue(moduleFacts),
-  },
-  overlay: {
-    kind: 'overlay',
-    machine: overlayMachine,
-    version: OVERLAY_MACHINE_VERSION,
-    commands: overlayCommands,
-    facts: catalogue(overlayFacts),
-  },
-  config: {
-    kind: 'config',
-    machine: configMachine,
-    version: CONFIG_MACHINE_VERSION,
-    commands: configCommands,
-    facts: catalogue(configFacts),
-  },
-};
+export const registry = Object.fromEntries(
+  kinds.map((k) => [k.kind, { ...k, machine: k.machine as AggregateMachine, facts: catalogue(k.facts, 'notFinal' in k ? k.notFinal : []) }]),
+) as unknown as { readonly [K in AggregateKind]: AggregateDefinition & { kind: K } };
 
 const factsByEventType = new Map<string, string>();
 for (const definition of Object.values(registry)) {
@@ -135,4 +108,26 @@ for (const definition of Object.values(registry)) {
 /** The fact of an event by its type (`FlakeCreated` -> `flake.created`), if the type is known. */
 export function factOfEventType(eventType: string): string | undefined {
   return factsByEventType.get(eventType);
+}
+
+/** Each effect that writes or removes a workspace file -> the files of the kind that owns it. */
+const filesByEffect = new Map<string, WorkspaceFiles>();
+for (const k of kinds) {
+  const files = (k as KindDefinition).files;
+  if (!files) continue;
+  filesByEffect.set(files.write, files);
+  if (files.remove) filesByEffect.set(files.remove, files);
+}
+
+/** The effects that write or remove a kind's workspace file (the materializer performs only these). */
+export const workspaceFileEffects: ReadonlySet<string> = new Set(filesByEffect.keys());
+
+/** The workspace files of the kind that owns an effect, when the effect writes or removes one of them. */
+export function workspaceFilesOfEffect(kind: EffectKind): WorkspaceFiles | undefined {
+  return filesByEffect.get(kind);
+}
+
+/** The workspace file a scheduled effect writes (type, name, body) or removes (no body), from the kind that owns it. */
+export function workspaceFileOfRequest(request: EffectRequest): WorkspaceFileOp | undefined {
+  return workspaceFileOf(filesByEffect.get(request.kind), request);
 }

@@ -4,6 +4,13 @@
  *
  * Exit codes: 0 after a clean shutdown, 1 when NATS cannot be reached (attempts exhausted,
  * credentials or TLS refused) or the service fails, 2 for a bad configuration.
+ *
+ * Stopping: SIGINT or SIGTERM (repeats are ignored while the shutdown runs: under `npm start`
+ * a Ctrl-C reaches the service twice, from the terminal and forwarded by npm). Under
+ * `npm start` (scripts/start.sh sets CIM_DOMAIN_NIX_STOP_WITH_PARENT=1) the service also
+ * stops when the npm process that started it is gone, so a process manager that kills npm
+ * never leaves it orphaned. A process manager should run `node dist/src/main.js` (or
+ * `cim-domain-nix serve`) directly; see the README.
  */
 import { loadConfig, usage, type Config } from './config.js';
 import { ensureError } from './errors.js';
@@ -13,6 +20,24 @@ import { shouldEmbed, startEmbeddedServer, type EmbeddedServer } from './messagi
 import { startService } from './service.js';
 
 const SHUTDOWN_BOUND_MS = 20_000;
+/** How often the service looks whether the `npm start` that ran it is still there. */
+const PARENT_CHECK_MS = 1_000;
+const STOP_WITH_PARENT_ENV = 'CIM_DOMAIN_NIX_STOP_WITH_PARENT';
+
+/**
+ * Call `onGone` once the parent process has exited (the process was re-parented), checked
+ * every second; only when `CIM_DOMAIN_NIX_STOP_WITH_PARENT=1` (set by scripts/start.sh).
+ */
+function watchParent(env: NodeJS.ProcessEnv, onGone: (parentPid: number) => void): void {
+  if (env[STOP_WITH_PARENT_ENV] !== '1') return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onGone(parent);
+  }, PARENT_CHECK_MS);
+  timer.unref();
+}
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -27,7 +52,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
     return;
   }
   const config = loaded.config;
-  const logger = createLogger({ level: config.log.level });
+  const logger = createLogger(config.log);
   logger.info(
     {
       config_file: config.configFile,
@@ -43,7 +68,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const parts: {
     embedded?: Promise<EmbeddedServer | undefined>;
     connection?: ConnectionSupervisor;
-    service?: { stop(): Promise<void> };
+    service?: { stop(options?: { leave?: boolean }): Promise<void> };
   } = {};
   let shuttingDown: Promise<void> | undefined;
 
@@ -57,7 +82,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
       }, SHUTDOWN_BOUND_MS);
       bound.unref();
       for (const [name, step] of [
-        ['service', () => parts.service?.stop()],
+        // A graceful stop (SIGTERM, SIGINT: code 0) hands the partitions to the other instances first.
+        ['service', () => parts.service?.stop({ leave: code === 0 })],
         ['connection', () => parts.connection?.stop()],
         // Awaited even while it is still starting, so a Ctrl-C then leaves no server behind.
         ['embedded server', async () => (await parts.embedded)?.stop()],
@@ -76,8 +102,14 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
     return shuttingDown;
   };
 
-  process.once('SIGINT', () => void shutdown('SIGINT', 0));
-  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+  // `on`, not `once`: a second signal during the shutdown must not kill the process halfway
+  // (the embedded server would be left running).
+  process.on('SIGINT', () => void shutdown('SIGINT', 0));
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+  watchParent(env, (parentPid) => {
+    logger.warn({ parent_pid: parentPid }, 'the npm start process that ran the service is gone; stopping');
+    void shutdown('parent process gone', 0);
+  });
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception');
     void shutdown('uncaught exception', 1);

@@ -3,31 +3,44 @@
  * health and discovery, wired on one NATS connection. `main.ts` builds the connection and
  * calls {@link startService}; every start returns a stop.
  */
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { createActor } from 'xstate';
 import type { Logger } from 'pino';
-import { publisherMachine } from '../machines/index.js';
+import { CLUSTER_DEFAULTS, newInstanceId, partitionOf, type MemberView } from './cluster/index.js';
 import type { Config } from './config.js';
 import { subjectsFor } from './domain/subjects.js';
-import { CommandIntake, type PathGuard } from './messaging/commandIntake.js';
+import { CommandIntake, type PathGuard } from './intake/commandIntake.js';
 import type { ConnectionSupervisor } from './messaging/connection.js';
-import { startDiscovery } from './messaging/discovery.js';
-import { ErrorTopic } from './messaging/errorTopic.js';
-import { EventPublisher } from './messaging/eventPublisher.js';
-import { EventStore, type AppendRequest } from './messaging/eventStore.js';
-import { answerHealth, type HealthSources } from './messaging/health.js';
-import { QueryIntake } from './messaging/queryIntake.js';
-import { startProjections } from './projections/index.js';
-import { SeedRelay } from './messaging/seedRelay.js';
-import { StateStore } from './messaging/stateStore.js';
+import { startDiscovery } from './intake/discovery.js';
+import { ErrorTopic } from './intake/errorTopic.js';
+import { EventPublisher } from './runtime/eventPublisher.js';
+import { JetStreamEventLog, KvStateStore, NatsSeedPublisher, type AppendRequest } from './store/index.js';
+import { systemClock } from './time/clock.js';
+import { answerHealth, type HealthSources } from './intake/health.js';
+import { QueryIntake } from './intake/queryIntake.js';
+import { desiredWorkspace, startProjections, type ReadModels } from './projections/index.js';
+import { flakeSource, kindEffects, kindProjections } from './aggregates/index.js';
+import { SeedRelay } from './runtime/seedRelay.js';
 import { progressPublisher } from './messaging/progress.js';
 import { Inspection } from './inspection/index.js';
-import { createNixPort, resolveInWorkspace, resolveOutLink } from './nix/index.js';
+import {
+  checkCacheUrl,
+  checkFlakePath,
+  checkFlakeRef,
+  checkOutLink,
+  createNixPort,
+  defaultCacheUrlFor,
+  resolveInWorkspace,
+  type GuardPolicy,
+  type Verdict,
+} from './nix/index.js';
 import { AggregateSupervisor } from './runtime/aggregateSupervisor.js';
+import { Fencing, startClusterRuntime } from './runtime/clusterRuntime.js';
 import { DeadLetters } from './runtime/deadLetters.js';
+import { EffectPreparation } from './runtime/effectPreparation.js';
+import { natsRouteBus } from './intake/routeBus.js';
 import { WorkspaceMaterializer } from './runtime/workspaceMaterializer.js';
 
 export interface ServiceDeps {
@@ -38,8 +51,18 @@ export interface ServiceDeps {
 }
 
 export interface RunningService {
-  stop(): Promise<void>;
+  /**
+   * Stop in order. `leave` (default true; SIGTERM): hand every partition to the other instances
+   * first (SPEC §9); false (a failure): just stop, and the others take over after the lease.
+   */
+  stop(options?: { leave?: boolean }): Promise<void>;
 }
+
+/**
+ * For measurements only (the cluster tests compare against it): `off` serves every command
+ * where it arrives, the queue-group behaviour before SPEC §9, with no ownership check on stores.
+ */
+export const ROUTING_ENV = 'CIM_DOMAIN_NIX_ROUTING';
 
 /** The package version, read once. */
 export const SERVICE_VERSION: string = (() => {
@@ -53,11 +76,28 @@ export const SERVICE_VERSION: string = (() => {
   return '0.0.0';
 })();
 
-/** Keeps workspace-relative paths inside the workspace (`..`, absolute paths, symlinks). */
-export function workspacePathGuard(workspace: string): PathGuard {
-  return ({ path, outLink }) => {
-    const confined = outLink ? resolveOutLink(workspace, path) : resolveInWorkspace(workspace, path);
-    return confined.ok ? { ok: true } : { ok: false, reason: confined.reason };
+/**
+ * The intake's guard of every place a command names (src/nix/guards.ts, the rules the effects
+ * apply again): paths stay inside the workspace and out of the service's own files, cache URLs
+ * are `file://` caches inside it, local flake refs resolve inside it, and a build of a remote
+ * flake needs `nix.allowRemoteBuilds`. A refusal is `forbidden`, or `validation` for a value
+ * that cannot work (a path through a file, `%` in a local path).
+ */
+export function workspacePathGuard(workspace: string, options: { defaultCacheUrl?: string; allowRemoteBuilds?: boolean } = {}): PathGuard {
+  const root = resolve(workspace);
+  const policy: GuardPolicy = {
+    workspace: root,
+    defaultCacheUrl: options.defaultCacheUrl ?? defaultCacheUrlFor(root),
+    allowRemoteBuilds: options.allowRemoteBuilds ?? false,
+  };
+  return (place) => {
+    const base = place.base === undefined ? undefined : resolveInWorkspace(root, place.base);
+    let verdict: Verdict;
+    if (place.kind === 'flakeDir') verdict = checkFlakePath(policy, place.field, place.path);
+    else if (place.kind === 'outLink') verdict = checkOutLink(policy, place.field, place.path);
+    else if (place.kind === 'cacheUrl') verdict = checkCacheUrl(policy, place.field, place.path);
+    else verdict = checkFlakeRef(policy, place.field, place.path, { build: place.build === true, ...(base?.ok ? { base: base.path } : {}) }).verdict;
+    return verdict.ok ? { ok: true } : { ok: false, reason: verdict.reason, code: verdict.code };
   };
 }
 
@@ -65,50 +105,73 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
   const { config, logger, connection } = deps;
   const nc = await connection.ready();
   const subjects = subjectsFor(config.prefix);
-  const instanceId = randomUUID();
+  const instanceId = newInstanceId();
   const startedAt = Date.now();
 
   await mkdir(config.workspace, { recursive: true });
-  const store = await EventStore.open(nc, subjects, logger);
-  const state = await StateStore.open(nc, subjects);
+  const clock = systemClock;
+  // Events are tagged with the instance that stored them and its ownership epoch of the
+  // aggregate's partition (header X-Nix-Writer `<instance>@<epoch>`, in the stream only).
+  const partitionsOf = (id: string): number => partitionOf(id, config.cluster.partitions);
+  let epochOf = (_partition: number): number | undefined => undefined;
+  const store = await JetStreamEventLog.open(nc, subjects, logger, {
+    replicas: config.cluster.replicas,
+    writer: (event) => `${instanceId}@${epochOf(partitionsOf(event.aggregate_id)) ?? 0}`,
+  });
+  const state = await KvStateStore.open(nc, subjects, config.cluster.replicas);
   // Inspection (on by default): XState's inspect observer on every actor, published on P.inspect.>.
   const inspection = Inspection.create({ config, logger, nc, subjects, instance: instanceId, version: SERVICE_VERSION, embeddedWsUrl: deps.embeddedWsUrl });
   inspection?.hub.attachSystem('reconnection', connection.actor);
-  const publisherActor = createActor(publisherMachine, { id: 'publisher' });
-  publisherActor.subscribe({ error: (err) => logger.error({ err }, 'publisher actor failed') });
-  publisherActor.start();
-  inspection?.hub.attachSystem('publisher', publisherActor);
   const deadLetters = new DeadLetters(join(config.workspace, '.deadletter'), logger);
-  const publisher = new EventPublisher(
-    store,
-    nc,
+  const publisher = new EventPublisher({
+    log: store,
+    seeds: new NatsSeedPublisher(nc, subjects, logger),
     subjects,
     logger,
-    publisherActor,
-    { budgetMs: config.aggregates.storeRetryBudgetMs, initialDelayMs: 50, maxDelayMs: 2_000 },
-    (requests) => deadLetters.add(requests),
-  );
+    clock,
+    retry: { budgetMs: config.aggregates.storeRetryBudgetMs, initialDelayMs: 50, maxDelayMs: 2_000 },
+    deadLetter: (requests) => deadLetters.add(requests),
+  });
+  inspection?.hub.attachSystem('publisher', publisher.actor);
   const deadLetterSink = {
     append: (req: AppendRequest) => store.append(req),
     read: (kind: string, id: string) => store.read(kind, id),
     publishSeed: (req: Pick<AppendRequest, 'event' | 'fact'>) => publisher.publishSeed(req),
   };
   await deadLetters.flush(deadLetterSink);
-  const relay = new SeedRelay(store, state, publisher, logger);
+  const relay = new SeedRelay(store, state, publisher, logger, clock);
   await relay.start();
 
   const errors = new ErrorTopic(nc, subjects, logger);
   const nix = createNixPort({
     workspace: config.workspace,
+    handlers: kindEffects,
     activationEnabled: config.nix.activationEnabled,
     nixosMarker: config.nix.nixosMarker,
     nixosRebuildBin: config.nix.nixosRebuildBin,
     defaultCacheUrl: config.nix.binaryCacheUrl,
+    allowRemoteBuilds: config.nix.allowRemoteBuilds,
   });
   const materializer = new WorkspaceMaterializer(nix);
+  const fencing = new Fencing();
+  let shared = (): boolean => false;
+  // Set once the read models run (below): the effects only run after that.
+  const late: { models?: ReadModels } = {};
+  const prepare = new EffectPreparation({
+    materializeFlake: (request, source, ctx) => nix.materializeFlake(request, source, ctx),
+    readsWorkspace: (request) => nix.readsWorkspace(request),
+    flakeSource: flakeSource((kind, id) => store.read(kind, id)),
+    shared: () => shared(),
+    catchUpAll: async () => {
+      if (late.models) materializer.catchUp(desiredWorkspace(late.models));
+      await materializer.flush();
+    },
+    logger,
+  });
   const supervisor = new AggregateSupervisor({
     logger,
-    domain: subjects.prefix,
+    clock,
+    subjects,
     snapshotEvery: config.aggregates.snapshotEvery,
     read: (kind, id, afterSeq) => store.read(kind, id, afterSeq),
     storeDeferred: (events) => publisher.storeDeferred(events),
@@ -121,28 +184,90 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
         { aggregate_type: kind, aggregate_id: id, effect: outcome.kind, correlation_id: cause.correlation_id, reason: outcome.type === 'effect.failed' ? outcome.message : '' },
         'a scheduled effect failed; the event stands, the workspace file may be stale',
       ),
-    runEffect: (request, ctx) =>
-      nix.perform(request, { signal: ctx.signal, onProgress: progressPublisher(nc, subjects, ctx.aggregate, ctx.id, request.kind) }),
-    scheduleEffect: (request, ctx) => materializer.schedule(request, `${ctx.aggregate}:${ctx.id}`),
+    runEffect: async (request, ctx) => {
+      await prepare.before(request, { signal: ctx.signal });
+      return nix.perform(request, { signal: ctx.signal, onProgress: progressPublisher(nc, subjects, ctx.aggregate, ctx.id, request.kind) });
+    },
+    mayStore: (slot, origin) => fencing.mayStore(slot, origin),
+    onConflict: (slot) => fencing.conflict(slot),
+    checkScheduled: (request) => nix.check(request),
+    scheduleEffect: (request, ctx) => materializer.schedule(request, `${ctx.aggregate}:${ctx.id}`, ctx.version),
     scheduledSettled: (kind, id) => materializer.settled(`${kind}:${id}`),
     ...(inspection ? { inspector: inspection.hub } : {}),
   });
   inspection?.hub.attachSystem('supervisor', supervisor.actor);
 
   supervisor.residentCap = config.aggregates.residentCap;
+  supervisor.partitionOf = partitionsOf;
   supervisor.awakeCap = config.aggregates.awakeCap;
   const stopPassivation = supervisor.startPassivation(config.aggregates.passivationIdleMs, config.aggregates.residentCap, (n) =>
     logger.debug({ passivated: n, live: supervisor.liveCount }, 'idle aggregates passivated'),
   );
-  const intake = new CommandIntake({ nc, subjects, logger, supervisor, errors, guardPath: workspacePathGuard(config.workspace), commandTimeoutMs: config.aggregates.commandTimeoutMs });
   // Read models: fed by the event stream, catching up in the background; a query that
   // arrives before they are current waits (bounded) for them.
-  const projections = await startProjections({ nc, subjects, logger });
+  const projections = await startProjections({ log: store, kinds: kindProjections, logger });
+  late.models = projections.models;
+  // Several instances (SPEC §9): partitions, leases, routing, handoff and takeover hooks.
+  const partitions = config.cluster.partitions;
+  const handoffTimeoutMs = CLUSTER_DEFAULTS.handoffTimeoutMs;
+  let members = (): MemberView[] => [];
+  const clusterRt = await startClusterRuntime({
+    nc: () => connection.connection,
+    subjects,
+    instanceId,
+    host: hostname(),
+    version: SERVICE_VERSION,
+    partitions,
+    leaseMs: config.cluster.leaseMs,
+    replicas: config.cluster.replicas,
+    handoffTimeoutMs,
+    logger,
+    local: supervisor,
+    bus: natsRouteBus(() => connection.connection ?? nc, subjects),
+    routing: process.env[ROUTING_ENV] !== 'off',
+    // A takeover needs a lease and a claim; a handoff at most its bound.
+    waitMs: Math.min(config.aggregates.commandTimeoutMs, handoffTimeoutMs + 2 * config.cluster.leaseMs),
+    fencing,
+    progress: () => publisher.watermark.committed,
+    hooks: {
+      supervisor,
+      clock,
+      releaseBoundMs: handoffTimeoutMs - 1_000,
+      models: projections.models,
+      desiredFiles: () => desiredWorkspace(projections.models),
+      catchUp: (files) => materializer.catchUp(files),
+      streamTail: () => store.tail(),
+      log: store,
+      publishSeed: (req) => publisher.publishSeed(req),
+      progressOf: (instance) => members().find((m) => m.id === instance)?.progress,
+    },
+  }).catch((e: unknown) => projections.stop().then(() => Promise.reject(e instanceof Error ? e : new Error(String(e)))));
+  shared = () => clusterRt.cluster.stats().members_seen > 1;
+  members = () => clusterRt.cluster.members();
+  epochOf = (p) => clusterRt.cluster.epochOf(p);
+  const intake = new CommandIntake({
+    subjects,
+    logger,
+    supervisor: clusterRt.route,
+    errors,
+    guardPath: workspacePathGuard(config.workspace, { defaultCacheUrl: config.nix.binaryCacheUrl, allowRemoteBuilds: config.nix.allowRemoteBuilds }),
+    workspace: config.workspace,
+    commandTimeoutMs: config.aggregates.commandTimeoutMs,
+  });
+  clusterRt.router.listen((msg) => intake.handle(msg));
+  // The workspace files are a projection of the stream: once the read models have read it,
+  // whatever a crash (or a failed batch of an earlier run) lost is written again.
+  const offCatchUp = projections.models.onReady(() => {
+    const files = desiredWorkspace(projections.models);
+    materializer.catchUp(files);
+    logger.info({ files: files.length }, 'workspace files caught up with the event stream (written where they differ)');
+  });
   const queries = new QueryIntake({
     subjects,
     errors,
     logger,
     models: projections.models,
+    workspace: config.workspace,
     maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
   });
 
@@ -157,7 +282,9 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     intake: () => intake.stats(),
     readModels: () => projections.models.stats(),
     queries: () => queries.stats(),
+    workspace: () => materializer.stats(),
     nix: () => nix.probe(),
+    cluster: () => ({ ...clusterRt.stats() }),
   };
 
   const discovery = await startDiscovery(nc, subjects, logger, { version: SERVICE_VERSION, instanceId }, {
@@ -168,12 +295,12 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
 
   const offState = connection.onState((state) => {
     if (state === 'connected') {
-      publisherActor.send({ type: 'connection.restored' });
+      publisher.connectionRestored();
       relay.connectionRestored();
       void deadLetters.flush(deadLetterSink);
       supervisor.resume();
     } else if (state === 'reconnecting' || state === 'backing_off' || state === 'connecting') {
-      publisherActor.send({ type: 'connection.lost' });
+      publisher.connectionLost();
       relay.connectionLost();
       supervisor.pause(`NATS connection ${state}`);
     }
@@ -188,7 +315,12 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     read: (kind, id) => store.read(kind, id),
     resident: () => supervisor.liveCount,
     context: (kind, id) => supervisor.slot(kind, id)?.snapshot()?.context,
+    cluster: () => clusterRt.picture(),
   });
+
+  // Ready means subscribed at the server: a round trip after the subscriptions, so a client
+  // that hears "ready" (or connects after startService resolved) never meets "no responders".
+  await nc.flush();
 
   logger.info(
     { prefix: subjects.prefix, instance_id: instanceId, version: SERVICE_VERSION, stream: subjects.eventStream, workspace: config.workspace },
@@ -196,10 +328,16 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
   );
 
   return {
-    stop: async () => {
+    stop: async (options = {}) => {
       offState();
+      offCatchUp();
       clearInterval(deadLetterTimer);
+      // The queue group stops sending here first; commands forwarded here meanwhile are still
+      // served or passed on while the partitions are handed off.
       await discovery.stop();
+      if (options.leave ?? true) await clusterRt.leave();
+      else await clusterRt.stop();
+      await clusterRt.router.stop();
       await projections.stop();
       stopPassivation();
       await supervisor.drain();
@@ -207,10 +345,10 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
       materializer.stop();
       await nix.close();
       await relay.stop();
-      publisherActor.send({ type: 'stop' });
+      publisher.stop();
       await inspection?.stop();
       await nc.flush().catch(() => undefined);
-      logger.info({ instance_id: instanceId }, 'service stopped');
+      logger.info({ instance_id: instanceId, cluster: clusterRt.stats() }, 'service stopped');
     },
   };
 }

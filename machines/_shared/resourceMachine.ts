@@ -42,6 +42,11 @@ export interface FileResourceFields extends AggregateContext {
   incarnation: number;
 }
 
+/** A file resource's natural key: its name (SPEC §3), once created. */
+export function fileResourceNaturalKey(context: Pick<FileResourceFields, 'name'>): string | undefined {
+  return context.name ?? undefined;
+}
+
 /** The context of a file resource: its body, `null` before creation and after deletion, is in the field named after the kind. */
 export type FileResourceContext<K extends FileResourceKind, B> = FileResourceFields & { [P in K]: B | null };
 
@@ -234,3 +239,6 @@ export function fileResourceMachine<
     },
   });
 }
+
+/** The states a module's or overlay's read model shows. */
+export const ResourceStates = ['active', 'deleted'] as const;

@@ -87,3 +87,9 @@ export type ConfigFactEvent =
   | FactOf<'config.activated'>
   | FactOf<'config.activation_failed'>
   | FactOf<'config.rolled_back'>;
+
+/** The states a configuration's read model shows. */
+export const ConfigStates = ['created', 'activated', 'boot_ready', 'testing'] as const;
+
+/** The entries of a configuration's history. */
+export const HistoryKinds = ['activated', 'activation_failed', 'rolled_back'] as const;

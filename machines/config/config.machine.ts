@@ -76,6 +76,9 @@ export type ConfigEvent = ConfigCommandEvent | ConfigFactEvent | EffectSucceeded
 
 type Kind<K extends EffectRequest['kind']> = Extract<EffectRequest, { kind: K }>;
 
+/** The configuration's natural key (SPEC §3): its name, once created. */
+export const configNaturalKey = (context: ConfigContext): string | undefined => context.name ?? undefined;
+
 /** The workspace-relative file of host configuration `name`. */
 export const configFile = (name: string): string => `hosts/${name}/configuration.nix`;
 

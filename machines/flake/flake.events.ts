@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FlakeUrl, NixName } from '../_shared/schemas.js';
+import { FlakePath, FlakeUrl, FollowsTarget, NixName } from '../_shared/schemas.js';
 import { LockedInput } from '../_shared/effects.js';
 
 /** The flake templates `flake.create` accepts; `devshell` is the default. */
@@ -20,7 +20,7 @@ export type FlakeTemplate = z.infer<typeof FlakeTemplate>;
 
 /** Command payloads (wire fields besides identity and addressing). */
 export const FlakeCreate = z.strictObject({
-  path: z.string().min(1, 'must not be empty').max(1024),
+  path: FlakePath,
   description: z.string().max(4096),
   template: FlakeTemplate.default('devshell'),
   inputs: z.record(NixName, FlakeUrl).default({}),
@@ -29,7 +29,7 @@ export const FlakeUpdate = z.strictObject({ inputs: z.array(NixName).optional() 
 export const FlakeAddInput = z.strictObject({
   name: NixName,
   url: FlakeUrl,
-  follows: z.record(NixName, z.string().min(1)).optional(),
+  follows: z.record(NixName, FollowsTarget).optional(),
   flake: z.boolean().optional(),
 });
 export const FlakeRemoveInput = z.strictObject({ name: NixName });

@@ -69,6 +69,14 @@ export type FlakeEvent = FlakeCommandEvent | FlakeFactEvent | EffectSucceeded | 
 
 type Kind<K extends EffectRequest['kind']> = Extract<EffectRequest, { kind: K }>;
 
+/**
+ * The flake's natural key (SPEC §3): its workspace-relative path, also while it is being
+ * created (the path is then in the pending `flake.write`).
+ */
+export function flakeNaturalKey(context: FlakeContext): string | undefined {
+  return context.path ?? (context.pending_effect?.kind === 'flake.write' ? context.pending_effect.path : undefined);
+}
+
 const name = (c: FlakeContext): string => `flake '${c.path ?? c.aggregate_id}'`;
 const known = (c: FlakeContext): string => Object.keys(c.inputs).join(', ') || '(none)';
 

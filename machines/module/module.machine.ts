@@ -4,7 +4,7 @@
  * deleted ─create→ active, fact-first, its file rendered by scheduled `module.write` and
  * `module.delete` effects.
  */
-import { fileResourceMachine, type FileResourceContext } from '../_shared/resourceMachine.js';
+import { fileResourceMachine, fileResourceNaturalKey, type FileResourceContext } from '../_shared/resourceMachine.js';
 import type { ModuleBody, ModuleCommandEvent, ModuleFactEvent } from './module.events.js';
 
 /** Bumped when the machine's states or context change shape (snapshots are keyed by it). */
@@ -18,6 +18,9 @@ export type ModuleContext = FileResourceContext<'module', ModuleBody>;
  * are not among them: its effects are scheduled, never awaited.
  */
 export type ModuleEvent = ModuleCommandEvent | ModuleFactEvent;
+
+/** The module's natural key (SPEC §3): its name, once created. */
+export const moduleNaturalKey = (context: ModuleContext): string | undefined => fileResourceNaturalKey(context);
 
 /** The workspace-relative file of module `name`. */
 export const moduleFile = (name: string): string => `modules/${name}.nix`;

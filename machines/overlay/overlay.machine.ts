@@ -4,7 +4,7 @@
  * deleted ─create→ active, fact-first, its file rendered by scheduled `overlay.write` and
  * `overlay.delete` effects.
  */
-import { fileResourceMachine, type FileResourceContext } from '../_shared/resourceMachine.js';
+import { fileResourceMachine, fileResourceNaturalKey, type FileResourceContext } from '../_shared/resourceMachine.js';
 import type { OverlayBody, OverlayCommandEvent, OverlayFactEvent } from './overlay.events.js';
 
 /** Bumped when the machine's states or context change shape (snapshots are keyed by it). */
@@ -18,6 +18,9 @@ export type OverlayContext = FileResourceContext<'overlay', OverlayBody>;
  * are not among them: its effects are scheduled, never awaited.
  */
 export type OverlayEvent = OverlayCommandEvent | OverlayFactEvent;
+
+/** The overlay's natural key (SPEC §3): its name, once created. */
+export const overlayNaturalKey = (context: OverlayContext): string | undefined => fileResourceNaturalKey(context);
 
 /** The workspace-relative file of overlay `name`. */
 export const overlayFile = (name: string): string => `overlays/${name}.nix`;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FlakeUrl } from '../_shared/schemas.js';
+import { CacheUrl, FlakeUrl, WorkspacePathText } from '../_shared/schemas.js';
 
 /** A dotted attribute path; segments may be quoted (`packages."x86_64-linux".hello`). */
 export const AttributePath = z
@@ -14,10 +14,10 @@ export const AttributePath = z
 export const PackageBuild = z.strictObject({
   flake_ref: FlakeUrl,
   attribute: AttributePath,
-  output_path: z.string().min(1).max(1024).optional(),
+  output_path: WorkspacePathText.optional(),
 });
 export const PackageCache = z.strictObject({
-  cache_url: z.string().min(1).max(2048).optional(),
+  cache_url: CacheUrl.optional(),
 });
 
 export type PackageCommandEvent =
@@ -74,3 +74,6 @@ export type PackageFactEvent =
   | FactOf<'package.build_failed'>
   | FactOf<'package.cached'>
   | FactOf<'package.cache_failed'>;
+
+/** The states a package's read model shows (and its list filters by). */
+export const PackageStates = ['building', 'built', 'failed', 'cached'] as const;

@@ -128,6 +128,10 @@ function factFromFailure(effect: EffectRequest, event: EffectFailed): PackageFac
   return fact;
 }
 
+/** The package's natural key (SPEC §3): `flake_ref#attribute`, once a build was asked for. */
+export const packageNaturalKey = (context: PackageContext): string | undefined =>
+  context.flake_ref && context.attribute ? `${context.flake_ref}#${context.attribute}` : undefined;
+
 const label = (c: { flake_ref: string | null; attribute: string | null }, fallback: string): string =>
   c.flake_ref !== null && c.attribute !== null ? `${c.flake_ref}#${c.attribute}` : fallback;
 

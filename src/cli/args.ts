@@ -6,6 +6,7 @@
  * fills an object.
  */
 import { z } from 'zod';
+import { UsageError } from '../errors.js';
 
 /** Options every subcommand understands. */
 export interface GlobalOptions {
@@ -19,11 +20,6 @@ export interface GlobalOptions {
   timeout?: number;
   json: boolean;
   help: boolean;
-}
-
-/** A usage mistake: printed with the subcommand's help hint, exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
 }
 
 export interface ParsedArgs {
@@ -254,3 +250,5 @@ function describeType(s: JsonSchema): string {
   if (t.includes('integer')) return s.maximum !== undefined && s.maximum < 1e15 ? `integer ${s.minimum ?? ''}..${s.maximum}` : 'integer';
   return t.join('|') || 'JSON value';
 }
+
+export { UsageError } from '../errors.js';

@@ -7,7 +7,7 @@
 import { connect, errors, type NatsConnection } from '@nats-io/transport-node';
 import { loadConfig, type Config } from '../config.js';
 import { subjectsFor, type Subjects } from '../domain/subjects.js';
-import { ensureError } from '../errors.js';
+import { CliError, ensureError } from '../errors.js';
 import { buildConnectionOptions } from '../messaging/connectionOptions.js';
 import type { GlobalOptions } from './args.js';
 
@@ -22,17 +22,6 @@ export const ExitCode = {
   unreachable: 3,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
-
-/** A failure with its exit code and a message for a person. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: ExitCode,
-  ) {
-    super(message);
-    this.name = 'CliError';
-  }
-}
 
 /** The configuration the CLI connects with (the service's, plus command-line overrides). */
 export function cliConfig(global: GlobalOptions, env: NodeJS.ProcessEnv): Config {
@@ -107,3 +96,5 @@ export async function requestJson(client: Client, subject: string, body: unknown
     throw new CliError(`${subject}: ${ensureError(e).message}`, ExitCode.unreachable);
   }
 }
+
+export { CliError } from '../errors.js';

@@ -1,6 +1,6 @@
 /**
  * The command-line client `cim-domain-nix`: `serve` runs the service; `health`, `send`,
- * `query`, `watch` and `build` talk to a running one over NATS with the service's own
+ * `query`, `watch`, `build` and `cluster` talk to a running one over NATS with the service's own
  * connection settings. Exit codes: 0 ok, 1 the service answered with an error, 2 usage or
  * invalid payload (nothing sent), 3 the service cannot be reached.
  */
@@ -8,6 +8,7 @@ import { ensureError } from '../errors.js';
 import { UsageError, parseArgs } from './args.js';
 import { CliError, ExitCode } from './client.js';
 import { build } from './commands/build.js';
+import { cluster } from './commands/cluster.js';
 import { health } from './commands/health.js';
 import { query } from './commands/query.js';
 import { send } from './commands/send.js';
@@ -20,7 +21,7 @@ const serve: Subcommand = {
   run: () => Promise.resolve(ExitCode.ok), // handled in runCli: the service owns the process
 };
 
-const subcommands: Record<string, Subcommand> = { serve, health, send, query, watch, build };
+const subcommands: Record<string, Subcommand> = { serve, health, send, query, watch, build, cluster };
 
 export function usage(): string {
   return [
@@ -77,15 +78,38 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
+/**
+ * The process's streams for a subcommand. A reader that goes away (`cim-domain-nix watch |
+ * head -5`) is not a failure: on EPIPE the CLI stops writing, ends the command as on
+ * Ctrl-C and exits with the command's own code, without a stack trace.
+ */
 function processIo(): { io: CliIo; dispose: () => void } {
   const controller = new AbortController();
   const stop = (): void => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  const closed = { stdout: false, stderr: false };
+  const onStreamError = (which: 'stdout' | 'stderr') => (e: NodeJS.ErrnoException) => {
+    closed[which] = true;
+    controller.abort();
+    if (e.code !== 'EPIPE' && !closed.stderr) {
+      // Not a closed pipe (a full disk, a revoked terminal): say so once, and fail.
+      process.stderr.write(`cim-domain-nix: cannot write to ${which}: ${e.message}\n`);
+      process.exitCode = ExitCode.failed;
+    }
+  };
+  const onStdout = onStreamError('stdout');
+  const onStderr = onStreamError('stderr');
+  process.stdout.on('error', onStdout);
+  process.stderr.on('error', onStderr);
   return {
     io: {
-      out: (line) => process.stdout.write(`${line}\n`),
-      err: (line) => process.stderr.write(`${line}\n`),
+      out: (line) => {
+        if (!closed.stdout) process.stdout.write(`${line}\n`);
+      },
+      err: (line) => {
+        if (!closed.stderr) process.stderr.write(`${line}\n`);
+      },
       env: process.env,
       stdin: async () => {
         const chunks: Buffer[] = [];
@@ -94,6 +118,7 @@ function processIo(): { io: CliIo; dispose: () => void } {
       },
       signal: controller.signal,
     },
+    // The stream listeners stay: a write still in flight may report EPIPE after the command ended.
     dispose: () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -117,5 +142,6 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   const { io, dispose } = processIo();
   const code = await runCli(argv, io);
   dispose();
-  process.exitCode = code ?? ExitCode.ok;
+  // A write error other than a closed pipe has set a failing code already.
+  process.exitCode = Math.max(Number(process.exitCode ?? 0), code ?? ExitCode.ok);
 }

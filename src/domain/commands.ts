@@ -1,18 +1,15 @@
 /**
- * Wire schemas of every command subject (SPEC §2–§3): the machine's payload schema plus
- * `identity` and the addressing alternatives, strict (an unknown field is a validation
- * error naming it), and how each command finds its aggregate ID.
+ * Wire schemas of every command subject (SPEC §2–§3), built from the registry of aggregate
+ * kinds: each action's machine payload schema plus `identity` and the addressing
+ * alternatives, strict (an unknown field is a validation error naming it), and how each
+ * command finds its aggregate ID. Nothing here knows a kind by name.
  */
 import { z } from 'zod';
-import { registry, type AggregateKind } from '../../machines/index.js';
-import { flakeId, isUuid, namedId, normaliseFlakePath, packageId } from './ids.js';
+import { registry, type AddressingContext, type AggregateDefinition, type AggregateKind, type WorkspacePath } from '../../machines/index.js';
+import { aggregateId, isUuid } from './ids.js';
 import { IdentityInput } from './identity.js';
 
-/** A path a command names; an out-link may already exist as a symlink (nix replaces it). */
-export interface WorkspacePath {
-  path: string;
-  outLink?: boolean;
-}
+export type { WorkspacePath } from '../../machines/index.js';
 
 /** How a command addresses its aggregate: the ID, or a reason it cannot. */
 export type Addressed = { ok: true; id: string } | { ok: false; message: string };
@@ -24,144 +21,87 @@ export interface CommandSpec {
   /** `<agg>.<action>`: also the machine event type. */
   readonly type: string;
   readonly schema: z.ZodType<Record<string, unknown>>;
-  /** Compute the aggregate ID from a validated payload. */
-  address(payload: Record<string, unknown>): Addressed;
+  /** Compute the aggregate ID from a validated payload (`workspace`: the root absolute paths are taken relative to). */
+  address(payload: Record<string, unknown>, workspace?: string): Addressed;
   /** Workspace-relative paths in the payload that must stay inside the workspace. */
   paths(payload: Record<string, unknown>): WorkspacePath[];
-  /** The machine event: payload fields without identity and ID fields. */
-  toMachineEvent(payload: Record<string, unknown>): { type: string } & Record<string, unknown>;
+  /** The machine event: payload fields without identity and ID fields, natural keys normalised. */
+  toMachineEvent(payload: Record<string, unknown>, workspace?: string): { type: string } & Record<string, unknown>;
 }
 
-const Uuid = z.string().refine(isUuid, 'must be a UUID such as 2f1c…-…');
+export const Uuid = z.string().refine(isUuid, 'must be a UUID such as 2f1c…-…');
 
-/** Fields that address the aggregate, stripped before the machine sees the command. */
-const ADDRESS_FIELDS = new Set(['identity', 'flake_id', 'package_id', 'module_id', 'overlay_id', 'config_id']);
+/** `a`, `a and b`, `a, b and c`. */
+const and = (words: readonly string[]): string => (words.length < 2 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} and ${words.at(-1)}`);
 
-function machineEvent(type: string, payload: Record<string, unknown>): { type: string } & Record<string, unknown> {
-  const event: { type: string } & Record<string, unknown> = { type };
-  for (const key in payload) if (!ADDRESS_FIELDS.has(key)) event[key] = payload[key];
-  return event;
+/** The sentence that says how a payload must name an aggregate of `def` (`verb`: address, name). */
+export function addressRequirement(def: Pick<AggregateDefinition, 'kind' | 'addressing'>, verb: string): string {
+  const { idField, keyFields } = def.addressing;
+  return keyFields.length === 1
+    ? `${keyFields[0]} or ${idField} is required to ${verb} the ${def.kind}`
+    : `${idField}, or ${and(keyFields)}, are required to ${verb} the ${def.kind}`;
 }
 
-function checkGivenId(given: unknown, computed: string, field: string, key: string): Addressed {
-  if (given !== undefined && given !== computed) {
-    return { ok: false, message: `${field} ${JSON.stringify(given)} does not match ${key} (which gives ${computed}); send one or make them agree` };
+/** True when a payload holds every key field of `def`. */
+export function holdsKey(def: Pick<AggregateDefinition, 'addressing'>, p: Record<string, unknown>): boolean {
+  return def.addressing.keyFields.every((f) => p[f] !== undefined);
+}
+
+/**
+ * The aggregate a payload addresses: the id of its natural key (checked to agree with the
+ * id field when both are given), else the id field; `undefined` when it names neither.
+ */
+export function addressOf(def: Pick<AggregateDefinition, 'kind' | 'addressing'>, p: Record<string, unknown>, ctx: AddressingContext): Addressed | undefined {
+  const { idField, keyFields } = def.addressing;
+  const given = p[idField];
+  if (!holdsKey(def, p)) return given === undefined ? undefined : { ok: true, id: typeof given === 'string' ? given : JSON.stringify(given) };
+  const id = aggregateId(def.kind, def.addressing.key(p, ctx));
+  if (given !== undefined && given !== id) {
+    return {
+      ok: false,
+      message: `${idField} ${JSON.stringify(given)} does not match ${keyFields.length === 1 ? `${keyFields[0]} ${String(p[keyFields[0]!])}` : keyFields.join('#')} (which gives ${id}); send one or make them agree`,
+    };
   }
-  return { ok: true, id: computed };
+  return { ok: true, id };
 }
 
-/** `path:./x` or `./x` → `x`; other schemes are not workspace paths. */
-export function flakeRefWorkspacePath(ref: string): string | undefined {
-  if (ref.startsWith('path:')) return ref.slice('path:'.length).split('?')[0];
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(ref)) return undefined;
-  return ref.split('?')[0];
-}
-
-function flakeSpec(action: string, shape: z.ZodObject): CommandSpec {
-  const create = action === 'create';
-  const schema = (shape)
-    .extend({
-      identity: IdentityInput.optional(),
-      flake_id: Uuid.optional(),
-      ...(create ? {} : { path: z.string().min(1, 'must not be empty').max(1024).optional() }),
-    })
-    .refine((p) => create || p['path'] !== undefined || p['flake_id'] !== undefined, {
-      message: 'path or flake_id is required to address the flake',
-      path: ['path'],
-    }) as unknown as z.ZodType<Record<string, unknown>>;
+function specOf(def: AggregateDefinition, action: string, shape: z.ZodObject): CommandSpec {
+  const { addressing } = def;
+  const creates = addressing.keyRequired.includes(action);
+  // Actions other than the creating ones may address by the natural key or by the id.
+  const keys: Record<string, z.ZodType> = {};
+  if (!creates) for (const f of addressing.keyFields) keys[f] = ((shape.shape[f] as z.ZodType | undefined) ?? addressing.keySchemas[f]!).optional();
+  const extended = shape.extend({ identity: IdentityInput.optional(), [addressing.idField]: Uuid.optional(), ...keys });
+  const schema = (
+    creates
+      ? extended
+      : extended.refine((p) => holdsKey(def, p) || p[addressing.idField] !== undefined, {
+          message: addressRequirement(def, 'address'),
+          path: [addressing.keyFields.length === 1 ? addressing.keyFields[0]! : addressing.idField],
+        })
+  ) as unknown as z.ZodType<Record<string, unknown>>;
+  const type = `${def.kind}.${action}`;
   return {
-    aggregate: 'flake',
+    aggregate: def.kind,
     action,
-    type: `flake.${action}`,
+    type,
     schema,
-    address: (p) =>
-      typeof p['path'] === 'string'
-        ? checkGivenId(p['flake_id'], flakeId(p['path']), 'flake_id', `path ${p['path']}`)
-        : { ok: true, id: String(p['flake_id']) },
-    paths: (p) => (typeof p['path'] === 'string' ? [{ path: p['path'] }] : []),
-    toMachineEvent: (p) => {
-      const ev = machineEvent(`flake.${action}`, p);
-      if (typeof ev['path'] === 'string') ev['path'] = normaliseFlakePath(ev['path']);
-      if (!create) delete ev['path'];
-      return ev;
+    address: (p, workspace) => addressOf(def, p, { workspace }) ?? { ok: false, message: addressRequirement(def, 'address') },
+    paths: (p) => def.paths?.(action, p) ?? [],
+    toMachineEvent: (p, workspace) => {
+      const event: { type: string } & Record<string, unknown> = { type };
+      for (const key in p) if (key !== 'identity' && key !== addressing.idField) event[key] = p[key];
+      addressing.normalise?.(action, event, { workspace });
+      return event;
     },
-  };
-}
-
-function packageSpec(action: 'build' | 'cache', shape: z.ZodObject): CommandSpec {
-  const build = action === 'build';
-  const schema = shape
-    .extend({
-      identity: IdentityInput.optional(),
-      package_id: Uuid.optional(),
-      ...(build
-        ? {}
-        : {
-            flake_ref: z.string().min(1).max(2048).optional(),
-            attribute: z.string().min(1).max(512).optional(),
-          }),
-    })
-    .refine((p) => build || p['package_id'] !== undefined || (p['flake_ref'] !== undefined && p['attribute'] !== undefined), {
-      message: 'package_id, or flake_ref and attribute, are required to address the package',
-      path: ['package_id'],
-    }) as unknown as z.ZodType<Record<string, unknown>>;
-  return {
-    aggregate: 'package',
-    action,
-    type: `package.${action}`,
-    schema,
-    address: (p) =>
-      typeof p['flake_ref'] === 'string' && typeof p['attribute'] === 'string'
-        ? checkGivenId(p['package_id'], packageId(p['flake_ref'], p['attribute']), 'package_id', `flake_ref#attribute`)
-        : { ok: true, id: String(p['package_id']) },
-    paths: (p) => {
-      const out: WorkspacePath[] = [];
-      const ref = typeof p['flake_ref'] === 'string' ? flakeRefWorkspacePath(p['flake_ref']) : undefined;
-      if (ref !== undefined) out.push({ path: ref });
-      if (typeof p['output_path'] === 'string') out.push({ path: p['output_path'], outLink: true });
-      return out;
-    },
-    toMachineEvent: (p) => machineEvent(`package.${action}`, p),
-  };
-}
-
-function namedSpec(aggregate: 'module' | 'overlay' | 'config', action: string, shape: z.ZodObject): CommandSpec {
-  const idField = `${aggregate}_id`;
-  const create = action === 'create';
-  const schema = shape
-    .extend({
-      identity: IdentityInput.optional(),
-      [idField]: Uuid.optional(),
-      ...(create ? {} : { name: (shape.shape['name'] as z.ZodType).optional() }),
-    })
-    .refine((p) => create || p['name'] !== undefined || p[idField] !== undefined, {
-      message: `name or ${idField} is required to address the ${aggregate}`,
-      path: ['name'],
-    }) as unknown as z.ZodType<Record<string, unknown>>;
-  return {
-    aggregate,
-    action,
-    type: `${aggregate}.${action}`,
-    schema,
-    address: (p) =>
-      typeof p['name'] === 'string'
-        ? checkGivenId(p[idField], namedId(aggregate, p['name']), idField, `name ${p['name']}`)
-        : { ok: true, id: String(p[idField]) },
-    paths: () => [],
-    toMachineEvent: (p) => machineEvent(`${aggregate}.${action}`, p),
   };
 }
 
 function buildSpecs(): Map<string, CommandSpec> {
   const specs = new Map<string, CommandSpec>();
-  for (const kind of Object.keys(registry) as AggregateKind[]) {
-    const def = registry[kind];
+  for (const def of Object.values(registry) as AggregateDefinition[]) {
     for (const [action, schema] of Object.entries(def.commands)) {
-      const shape = schema as unknown as z.ZodObject;
-      let spec: CommandSpec;
-      if (kind === 'flake') spec = flakeSpec(action, shape);
-      else if (kind === 'package') spec = packageSpec(action as 'build' | 'cache', shape);
-      else spec = namedSpec(kind, action, shape);
+      const spec = specOf(def, action, schema as unknown as z.ZodObject);
       specs.set(spec.type, spec);
     }
   }

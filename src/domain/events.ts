@@ -4,6 +4,9 @@
  */
 import type { Identity } from './identity.js';
 
+/** The header naming an event's own id (its `identity.message_id`). */
+export const EVENT_ID_HEADER = 'X-Event-ID';
+
 /** A domain event on the wire: envelope fields plus the fact's payload fields. */
 export interface DomainEvent {
   identity: Identity;
@@ -21,7 +24,7 @@ export const ENVELOPE_FIELDS = ['identity', 'event_type', 'aggregate_type', 'agg
 /** Seed headers of an event (SPEC §3), as name → value. */
 export function eventHeaders(event: DomainEvent, domain: string): Record<string, string> {
   return {
-    'X-Event-ID': event.identity.message_id,
+    [EVENT_ID_HEADER]: event.identity.message_id,
     'X-Correlation-ID': event.identity.correlation_id,
     'X-Causation-ID': event.identity.causation_id,
     'X-Event-Type': event.event_type,

@@ -34,6 +34,22 @@ export interface Subjects {
   readonly eventStream: string;
   /** JetStream KV bucket for snapshots and service state. */
   readonly stateBucket: string;
+  /** JetStream KV bucket for cluster membership and partition leases: `<P>_CLUSTER`. */
+  readonly clusterBucket: string;
+  /** `P.route.<instance_id>`: commands forwarded to the instance that owns their partition. */
+  route(instanceId: string): string;
+  /** A pattern under one family of subjects: `P.<family>.<pattern>` (`within('event', 'package.>')`). */
+  within(family: 'cmd' | 'query' | 'event' | 'progress' | 'error', pattern: string): string;
+  /**
+   * `P.route.<instance_id>.<hops>.<agg>.<action>`: one forwarded command, the original subject
+   * `P.cmd.<agg>.<action>` and the hop count carried as subject tokens (payload, headers and
+   * reply subject travel unchanged). The owner subscribes to `route(itself) + '.>'`.
+   */
+  routed(instanceId: string, hops: number, aggregate: string, action: string): string;
+  /** `P.route.<instance_id>.>`: every command forwarded to that instance. */
+  routeAll(instanceId: string): string;
+  /** Parse a {@link Subjects.routed} subject: the original command subject and the hops so far. */
+  parseRouted(subject: string): { command: string; hops: number } | undefined;
   /** Parse `P.<cmd|query>.<agg>.<action>`; undefined when the subject is not under the prefix. */
   parse(subject: string): { kind: string; aggregate: string | undefined; action: string | undefined; extra: number } | undefined;
 }
@@ -66,6 +82,18 @@ export function subjectsFor(prefix: string): Subjects {
     inspect: (...tokens) => [p, 'inspect', ...tokens].join('.'),
     eventStream: `${upper}_EVENTS`,
     stateBucket: `${upper}_STATE`,
+    clusterBucket: `${upper}_CLUSTER`,
+    route: (instanceId) => `${p}.route.${instanceId}`,
+    within: (family, pattern) => `${p}.${family}.${pattern}`,
+    routeAll: (instanceId) => `${p}.route.${instanceId}.>`,
+    routed: (instanceId, hops, a, action) => `${p}.route.${instanceId}.${hops}.${a}.${action}`,
+    parseRouted(subject) {
+      const tokens = subject.split('.');
+      if (tokens.length !== 6 || tokens[0] !== p || tokens[1] !== 'route') return undefined;
+      const hops = Number(tokens[3]);
+      if (!Number.isInteger(hops) || hops < 0) return undefined;
+      return { command: `${p}.cmd.${tokens[4]}.${tokens[5]}`, hops };
+    },
     parse(subject) {
       const tokens = subject.split('.');
       if (tokens[0] !== p || tokens.length < 2) return undefined;

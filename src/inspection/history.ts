@@ -6,8 +6,9 @@
 import { createActor } from 'xstate';
 import { registry, type AggregateKind } from '../../machines/index.js';
 import { ensureError } from '../errors.js';
-import type { StoredEvent } from '../messaging/eventStore.js';
+import type { StoredEvent } from '../store/index.js';
 import { factEvent } from '../runtime/rehydrate.js';
+import { naturalKeyOf } from './names.js';
 import { DETAIL_LIMITS, eventPayload, sanitize } from './sanitize.js';
 import { stateName, type HistoryReply, type HistoryStep } from './wire.js';
 
@@ -26,6 +27,7 @@ export function replayHistory(
   const initial = stateName(actor.getSnapshot().value);
   const first = Math.max(0, events.length - limit);
   let initialState = initial;
+  let name: string | undefined;
   const steps: HistoryStep[] = [];
   try {
     for (let i = 0; i < events.length; i++) {
@@ -33,6 +35,7 @@ export function replayHistory(
       const fact = factEvent(stored);
       actor.send(fact);
       const snap = actor.getSnapshot() as { value: unknown; context: unknown };
+      name = naturalKeyOf(kind, snap.context) ?? name;
       if (i < first) {
         if (i === first - 1) initialState = stateName(snap.value);
         continue;
@@ -55,7 +58,15 @@ export function replayHistory(
   } finally {
     actor.stop();
   }
-  const reply: HistoryReply = { status: 'ok', type: kind, id, total: events.length, initial_state: initialState, steps };
+  const reply: HistoryReply = {
+    status: 'ok',
+    type: kind,
+    id,
+    ...(name !== undefined ? { name } : {}),
+    total: events.length,
+    initial_state: initialState,
+    steps,
+  };
   // Bound the reply: contexts of the oldest steps go first, then payloads, then the oldest steps.
   let size = JSON.stringify(reply).length;
   for (let i = 0; size > maxBytes && i < steps.length - 1; i++) {

@@ -20,10 +20,12 @@
 import type { AnyActorRef, InspectionEvent, Observer } from 'xstate';
 import { ensureError } from '../errors.js';
 import type { Logger } from '../logging.js';
+import { naturalKeyOf } from './names.js';
 import { eventPayload } from './sanitize.js';
 import {
   INSPECTION_WIRE_VERSION,
   stateName,
+  type ActorRef,
   type ActorSummary,
   type ActorType,
   type ActorsReply,
@@ -60,6 +62,8 @@ interface Tracked extends ActorSummary {
   /** Transitions taken since the last state record, as XState gave them: [event type, transitions, …]. */
   steps: unknown[] | undefined;
   actions: string[] | undefined;
+  /** Has a record carried the actor's name since it was learned? */
+  nameSent: boolean;
 }
 
 /** What the aggregate slots call (see `SlotInspector` in src/runtime/aggregateSlot.ts). */
@@ -135,7 +139,8 @@ export class InspectionHub implements AggregateLifecycle {
     t.version = typeof snap.context?.version === 'number' ? snap.context.version : 0;
     t.status = 'live';
     t.at = this.now();
-    const ref = { type: t.type, id };
+    this.learnName(t, snap.context);
+    const ref = this.ref(t, true);
     if (info.replayed === 0 && !info.fromSnapshot) {
       this.push({ k: 'spawned', at: t.at, actor: ref, state: t.state, version: t.version });
     } else {
@@ -155,7 +160,7 @@ export class InspectionHub implements AggregateLifecycle {
   dropped(kind: string, id: string, reason: 'passivated' | 'shutdown' | 'reloaded' | 'asleep'): void {
     const t = this.tracked.get(`${kind}:${id}`);
     const at = this.now();
-    const actor = { type: kind as ActorType, id };
+    const actor = t ? this.ref(t, true) : { type: kind as ActorType, id };
     if (t) {
       t.status = reason === 'passivated' ? 'passivated' : reason === 'asleep' ? 'asleep' : 'stopped';
       t.at = at;
@@ -188,7 +193,7 @@ export class InspectionHub implements AggregateLifecycle {
       this.push({
         k: 'stored',
         at,
-        actor: { type: kind as ActorType, id },
+        actor: this.refOf(kind, id),
         event_type: event.event_type,
         event_id: event.identity.message_id,
         correlation_id: event.identity.correlation_id,
@@ -201,7 +206,7 @@ export class InspectionHub implements AggregateLifecycle {
 
   replied(kind: string, id: string, command: string, cause: IdentityLike, reply: ReplyLike): void {
     if (!this.watched) return;
-    const base = { k: 'reply' as const, at: this.now(), actor: { type: kind as ActorType, id }, command, cause: pickCause(cause) };
+    const base = { k: 'reply' as const, at: this.now(), actor: this.refOf(kind, id), command, cause: pickCause(cause) };
     if (reply.status === 'ok') this.push({ ...base, status: 'ok', ...(reply.version !== undefined ? { version: reply.version } : {}) });
     else this.push({ ...base, status: 'error', code: reply.code, message: reply.message.slice(0, 300) });
   }
@@ -231,7 +236,7 @@ export class InspectionHub implements AggregateLifecycle {
         this.push({
           k: 'event',
           at: this.now(),
-          actor: { type: t.type, id: t.id },
+          actor: this.ref(t),
           event: event.type,
           origin,
           ...(payload !== undefined ? { payload } : {}),
@@ -259,6 +264,8 @@ export class InspectionHub implements AggregateLifecycle {
         const before = t.state;
         t.state = typeof snap.value === 'string' ? snap.value : stateName(snap.value);
         if (typeof snap.context?.version === 'number') t.version = snap.context.version;
+        // A natural key never changes for an ID (the ID is derived from it): read until known.
+        if (t.name === undefined) this.learnName(t, snap.context);
         t.at = this.now();
         if (!event.type.startsWith('xstate.')) {
           t.last_event = event.type;
@@ -274,7 +281,7 @@ export class InspectionHub implements AggregateLifecycle {
         this.push({
           k: 'state',
           at: t.at,
-          actor: { type: t.type, id: t.id },
+          actor: this.ref(t),
           state: t.state,
           ...(t.version !== undefined ? { version: t.version } : {}),
           status: snap.status ?? 'active',
@@ -312,13 +319,38 @@ export class InspectionHub implements AggregateLifecycle {
     }
   }
 
+  // ---- names -----------------------------------------------------------------------------
+
+  /** Learn an aggregate's natural key from its context (its kind's `naturalKey`). */
+  private learnName(t: Tracked, context: unknown): void {
+    if (t.system) return;
+    const name = naturalKeyOf(t.type, context);
+    if (name !== undefined && name !== t.name) {
+      t.name = name;
+      t.nameSent = false;
+    }
+  }
+
+  /** The actor as a record names it: with its name on lifecycle records (`always`) and on the first record after it was learned. */
+  private ref(t: Tracked, always = false): ActorRef {
+    if (t.name === undefined || (t.nameSent && !always)) return { type: t.type, id: t.id };
+    t.nameSent = true;
+    return { type: t.type, id: t.id, name: t.name };
+  }
+
+  /** {@link ref} by kind and ID (a plain reference for an actor not tracked). */
+  private refOf(kind: string, id: string): ActorRef {
+    const t = this.tracked.get(`${kind}:${id}`);
+    return t ? this.ref(t) : { type: kind as ActorType, id };
+  }
+
   // ---- the actor list -------------------------------------------------------------------
 
   private track(type: ActorType, id: string, system: boolean): Tracked {
     const key = `${type}:${id}`;
     let t = this.tracked.get(key);
     if (!t) {
-      t = { key, type, id, state: '', status: 'live', at: this.now(), system, steps: undefined, actions: undefined };
+      t = { key, type, id, state: '', status: 'live', at: this.now(), system, steps: undefined, actions: undefined, nameSent: false };
       this.tracked.set(key, t);
       this.evict();
     } else {
@@ -348,7 +380,10 @@ export class InspectionHub implements AggregateLifecycle {
     const q = request.query?.trim().toLowerCase();
     const match = (t: Tracked): boolean =>
       (request.type === undefined || t.type === request.type) &&
-      (!q || t.id.toLowerCase().includes(q) || (t.correlation_id?.toLowerCase().includes(q) ?? false));
+      (!q ||
+        t.id.toLowerCase().includes(q) ||
+        (t.name?.toLowerCase().includes(q) ?? false) ||
+        (t.correlation_id?.toLowerCase().includes(q) ?? false));
     const all = [...this.tracked.values()];
     const rows: Tracked[] = [];
     for (const t of all) if (t.system && match(t)) rows.push(t);
@@ -463,6 +498,7 @@ function pickCause(c: IdentityLike): Cause {
 
 function summary(t: Tracked): ActorSummary {
   const s: ActorSummary = { type: t.type, id: t.id, state: t.state, status: t.status, at: t.at };
+  if (t.name !== undefined) s.name = t.name;
   if (t.version !== undefined) s.version = t.version;
   if (t.last_event !== undefined) s.last_event = t.last_event;
   if (t.correlation_id !== undefined) s.correlation_id = t.correlation_id;

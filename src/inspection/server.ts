@@ -1,13 +1,20 @@
 /**
- * The inspector's web server: the built page (`inspector/dist`) and two small JSON documents
- * (`/api/config.json`, `/api/machines.json`), on loopback only. The page's content security
- * policy allows nothing but this origin and the NATS websocket URL, so it cannot load or
- * send anything from or to elsewhere.
+ * The inspector's web server: the built page (`inspector/dist`), two small JSON documents
+ * (`/api/config.json`, `/api/machines.json`) and, in relay mode, the relay's stream and
+ * request endpoints. On loopback by default; bound elsewhere, every `/api/` request needs the
+ * bearer token (the page's static files hold no data and load without it, so the page can
+ * ask for the token). The page's content security policy allows nothing but this origin and,
+ * in websocket mode, the NATS websocket URL.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import { checkAccess, loopbackHosts } from './access.js';
+import { fail, type InspectionRelay } from './relay.js';
+import { INSPECTOR_PATHS } from './wire.js';
 
 export const INSPECTOR_HOST = '127.0.0.1';
 
@@ -41,6 +48,11 @@ export interface InspectorServerOptions {
   machines: () => unknown;
   /** Websocket URL the page may connect to (for the content security policy). */
   wsUrl: string | null;
+  /** Bearer token every `/api/` request must carry; without one, only loopback Host headers are answered. */
+  token?: string | undefined;
+  /** Relay mode: the stream and request endpoints. */
+  relay?: InspectionRelay | undefined;
+  logger?: Logger;
 }
 
 export interface InspectorServer {
@@ -89,6 +101,10 @@ export function startInspectorServer(options: InspectorServerOptions): Promise<I
     }
   }
   const csp = contentSecurityPolicy(options.wsUrl);
+  const token = options.token;
+  const relay = options.relay;
+  // Filled in once listening (the port may be OS-picked).
+  const hosts = new Set<string>();
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const headers: Record<string, string> = {
@@ -96,16 +112,44 @@ export function startInspectorServer(options: InspectorServerOptions): Promise<I
       'X-Content-Type-Options': 'nosniff',
       'Referrer-Policy': 'no-referrer',
       'Cache-Control': 'no-store',
+      'Cross-Origin-Resource-Policy': 'same-origin',
     };
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const api = path.startsWith('/api/');
+    // Without a token (loopback only) every request must name this machine; with one, every API request must carry it.
+    if (api || token === undefined) {
+      const access = checkAccess(req.headers, { token, hosts });
+      if (!access.ok) {
+        req.resume();
+        if (access.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="cim-domain-nix inspector"';
+        fail(res, headers, access.status, 'forbidden', access.message);
+        return;
+      }
+    }
+    if (relay && path === INSPECTOR_PATHS.request) {
+      if (req.method !== 'POST') {
+        res.writeHead(405, { ...headers, Allow: 'POST' }).end();
+        return;
+      }
+      relay.request(req, res, headers).catch((e: unknown) => {
+        options.logger?.warn({ err: ensureError(e) }, 'an inspector relay request failed');
+        if (!res.headersSent) fail(res, headers, 500, 'internal', 'the relay failed; see the service log');
+      });
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
+      req.resume();
       res.writeHead(405, { ...headers, Allow: 'GET, HEAD' }).end();
       return;
     }
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (relay && path === INSPECTOR_PATHS.stream) {
+      relay.stream(req, res, headers);
+      return;
+    }
     let body: Buffer | string;
     let type: string;
-    if (path === '/api/config.json' || path === '/api/machines.json') {
-      body = JSON.stringify(path === '/api/config.json' ? options.config() : options.machines());
+    if (path === INSPECTOR_PATHS.config || path === INSPECTOR_PATHS.machines) {
+      body = JSON.stringify(path === INSPECTOR_PATHS.config ? options.config() : options.machines());
       type = TYPES['.json']!;
     } else {
       const file = files.get(path === '/' ? '/index.html' : path);
@@ -131,11 +175,14 @@ export function startInspectorServer(options: InspectorServerOptions): Promise<I
       server.off('error', reject);
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : options.port;
+      for (const h of loopbackHosts(port)) hosts.add(h);
+      hosts.add(`${host.includes(':') ? `[${host}]` : host}:${port}`.toLowerCase());
       resolve({
-        url: `http://${host}:${port}/`,
+        url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/`,
         port,
         stop: () =>
           new Promise<void>((done) => {
+            relay?.stop();
             server.close(() => done());
             server.closeAllConnections();
           }),

@@ -4,6 +4,7 @@
  * module imports nothing but zod. All times are milliseconds since the epoch.
  */
 import { z } from 'zod';
+import { AGGREGATE_KINDS } from '../../machines/kinds.js';
 
 /** Bumped when a record or reply changes shape incompatibly. */
 export const INSPECTION_WIRE_VERSION = 1;
@@ -20,17 +21,29 @@ export const INSPECT_TOKENS = {
   history: 'history',
   /** Request {@link WatchRequest} → {@link WatchReply}: publish the full stream for a while. */
   watch: 'watch',
+  /** Request (empty) → {@link ClusterReply}: the instances, partitions and leases. */
+  cluster: 'cluster',
 } as const;
 
 /** Aggregate kinds and `system` for the service's own actors. */
-export const ACTOR_TYPES = ['flake', 'package', 'module', 'overlay', 'config', 'system'] as const;
+export const ACTOR_TYPES = [...AGGREGATE_KINDS, 'system'] as const;
+export { AGGREGATE_KINDS };
 export type ActorType = (typeof ACTOR_TYPES)[number];
 
 /** The system actors by their inspector id. */
 export const SYSTEM_ACTORS = ['reconnection', 'publisher', 'supervisor'] as const;
 
-/** Which actor a record is about: an aggregate (`type` = kind, `id` = aggregate ID) or a system actor. */
-export const ActorRef = z.object({ type: z.enum(ACTOR_TYPES), id: z.string() });
+/** Longest natural key sent (longer ones are cut and end in `…`). */
+export const NAME_MAX = 256;
+
+/**
+ * Which actor a record is about: an aggregate (`type` = kind, `id` = aggregate ID) or a
+ * system actor. `name` is the aggregate's natural key (a flake's path, a package's
+ * `flake_ref#attribute`, a module's, overlay's or configuration's name); it is sent on
+ * lifecycle records and on the first record after the service learned it, not on every
+ * record (readers keep it per actor; the actor list carries it too).
+ */
+export const ActorRef = z.object({ type: z.enum(ACTOR_TYPES), id: z.string(), name: z.string().optional() });
 export type ActorRef = z.infer<typeof ActorRef>;
 
 /**
@@ -151,6 +164,8 @@ export type InspectBatch = Omit<z.infer<typeof InspectBatch>, 'records'> & { rec
 export const ActorSummary = z.object({
   type: z.enum(ACTOR_TYPES),
   id: z.string(),
+  /** The natural key, once known (see {@link ActorRef}). */
+  name: z.string().optional(),
   state: z.string(),
   version: z.number().optional(),
   status: z.enum(['live', 'asleep', 'passivated', 'stopped']),
@@ -164,9 +179,11 @@ export type ActorSummary = z.infer<typeof ActorSummary>;
 export const ActorsRequest = z.object({
   offset: z.number().int().min(0).default(0),
   limit: z.number().int().min(1).max(5_000).default(2_000),
-  /** Matches an ID or a correlation ID (substring, case-insensitive). */
+  /** Matches a name (natural key), an ID or a correlation ID (substring, case-insensitive). */
   query: z.string().max(200).optional(),
   type: z.enum(ACTOR_TYPES).optional(),
+  /** With several instances: only this instance answers (every instance answers otherwise, the first reply wins). */
+  instance: z.string().max(100).optional(),
 });
 export type ActorsRequest = z.input<typeof ActorsRequest>;
 export const ActorsReply = z.object({
@@ -182,7 +199,12 @@ export const ActorsReply = z.object({
 export type ActorsReply = z.infer<typeof ActorsReply>;
 
 /** `P.inspect.actor`: the live detail of one actor. */
-export const ActorRequest = z.object({ type: z.enum(ACTOR_TYPES), id: z.string().min(1).max(200) });
+export const ActorRequest = z.object({
+  type: z.enum(ACTOR_TYPES),
+  id: z.string().min(1).max(200),
+  /** With several instances: only this instance answers (the one running the actor has its context). */
+  instance: z.string().max(100).optional(),
+});
 export type ActorRequest = z.infer<typeof ActorRequest>;
 export const ActorReply = z.object({
   actor: ActorSummary.optional(),
@@ -193,7 +215,7 @@ export type ActorReply = z.infer<typeof ActorReply>;
 
 /** `P.inspect.history`: an aggregate's stored events replayed into its machine. */
 export const HistoryRequest = z.object({
-  type: z.enum(['flake', 'package', 'module', 'overlay', 'config']),
+  type: z.enum(AGGREGATE_KINDS),
   id: z.string().min(1).max(200),
   /** Most steps returned (the latest ones). */
   limit: z.number().int().min(1).max(5_000).default(1_000),
@@ -219,6 +241,8 @@ export const HistoryReply = z.union([
     status: z.literal('ok'),
     type: z.string(),
     id: z.string(),
+    /** The natural key, from the context after the last event (absent when no event is stored). */
+    name: z.string().optional(),
     /** Events stored for the aggregate. */
     total: z.number(),
     /** State before the first returned step. */
@@ -238,6 +262,33 @@ export const WatchRequest = z.object({ seconds: z.number().min(1).max(3_600).def
 export type WatchRequest = z.input<typeof WatchRequest>;
 export const WatchReply = z.object({ status: z.literal('ok'), instance: z.string(), until: z.number() });
 export type WatchReply = z.infer<typeof WatchReply>;
+
+/** One instance of the deployment, as the answering instance sees it. */
+export const ClusterMember = z.object({
+  id: z.string(),
+  host: z.string(),
+  version: z.string(),
+  started_at: z.string(),
+  /** Seen within its lease. */
+  live: z.boolean(),
+  /** Handing its partitions over (SIGTERM). */
+  leaving: z.boolean(),
+  /** Milliseconds since its last heartbeat was seen (0 for the answering instance). */
+  last_seen_ms: z.number(),
+});
+export type ClusterMember = z.infer<typeof ClusterMember>;
+/** One partition: its owner (null while nobody serves it) and the owner's epoch. */
+export const ClusterLease = z.object({ partition: z.number(), owner: z.string().nullable(), epoch: z.number().nullable() });
+export type ClusterLease = z.infer<typeof ClusterLease>;
+/** `P.inspect.cluster`: the instances serving the deployment, and who owns each partition. */
+export const ClusterReply = z.object({
+  /** The instance that answered (its view of the cluster). */
+  instance: z.string(),
+  partitions: z.number(),
+  members: z.array(ClusterMember),
+  leases: z.array(ClusterLease),
+});
+export type ClusterReply = z.infer<typeof ClusterReply>;
 
 /** A machine drawn as a statechart (served at `/api/machines.json`). */
 export const StatechartTransition = z.object({
@@ -270,12 +321,46 @@ export type Statechart = z.infer<typeof Statechart>;
 export const MachinesDocument = z.object({ aggregates: z.array(Statechart), system: z.array(Statechart) });
 export type MachinesDocument = z.infer<typeof MachinesDocument>;
 
+/** The inspector's HTTP paths (the service serves them, the page calls them). */
+export const INSPECTOR_PATHS = {
+  /** {@link PageConfig} */
+  config: '/api/config.json',
+  /** {@link MachinesDocument} */
+  machines: '/api/machines.json',
+  /** Relay: server-sent events, one `data:` message per batch published on `P.inspect.events`. */
+  stream: '/api/stream',
+  /** Relay: POST a {@link RelayRequest}; the reply is the service's reply, or a {@link RelayError}. */
+  request: '/api/request',
+} as const;
+
+/**
+ * How the page reaches the inspection subjects: `relay` through the service's own HTTP
+ * endpoint (server-sent events and a JSON POST over the service's NATS connection: the
+ * browser needs no NATS account), or `websocket` straight to a NATS websocket listener.
+ */
+export const TRANSPORTS = ['relay', 'websocket'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+/** A request the page asks the relay to make on its behalf (only the inspector's read-only subjects are allowed). */
+export const RelayRequest = z.object({
+  subject: z.string().min(1).max(256),
+  body: Json.optional(),
+  /** How long to wait for the reply (default 5000). */
+  timeout_ms: z.number().int().min(100).max(30_000).optional(),
+});
+export type RelayRequest = z.infer<typeof RelayRequest>;
+/** What the relay answers when it cannot give the service's reply (with an HTTP status of 4xx/5xx). */
+export const RelayError = z.object({ status: z.literal('error'), code: z.string(), message: z.string() });
+export type RelayError = z.infer<typeof RelayError>;
+
 /** `/api/config.json`: what the page needs to connect. */
 export const PageConfig = z.object({
   version: z.string(),
+  /** The service instance that serves this page. */
   instance: z.string(),
   prefix: z.string(),
-  /** Websocket URL of NATS, or null when none is known (the page explains how to set one). */
+  transport: z.enum(TRANSPORTS),
+  /** Websocket URL of NATS in `websocket` mode; null in `relay` mode. */
   ws_url: z.string().nullable(),
   subjects: z.object({
     events: z.string(),
@@ -283,6 +368,7 @@ export const PageConfig = z.object({
     actor: z.string(),
     history: z.string(),
     watch: z.string(),
+    cluster: z.string(),
     commands: z.string(),
   }),
 });

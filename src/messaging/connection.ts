@@ -9,7 +9,7 @@ import { connect, errors, type NatsConnection, type Status } from '@nats-io/tran
 import { createActor, fromPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { reconnectionMachine, type ConnectFailure, type ConnectInput, type ConnectOutput } from '../../machines/index.js';
 import type { Config } from '../config.js';
-import { ensureError } from '../errors.js';
+import { ConnectionFailedError, ensureError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { buildConnectionOptions, classifyConnectError } from './connectionOptions.js';
 
@@ -45,17 +45,6 @@ export interface ConnectionSupervisorOptions {
 }
 
 /** `ready()` rejects with this: the attempts are exhausted, the failure is terminal, or the supervisor stopped. */
-export class ConnectionFailedError extends Error {
-  readonly code: string;
-  readonly terminal: boolean;
-  constructor(message: string, code: string, terminal: boolean) {
-    super(message);
-    this.name = 'ConnectionFailedError';
-    this.code = code;
-    this.terminal = terminal;
-  }
-}
-
 /** An error the machine's guards can read (`terminal`, `code`). */
 function failureError(f: ConnectFailure): Error {
   return Object.assign(new Error(f.message), { terminal: f.terminal, code: f.code });

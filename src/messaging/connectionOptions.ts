@@ -9,20 +9,10 @@ import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { credsAuthenticator, errors, nkeyAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
 import type { Config } from '../config.js';
-import { ensureError } from '../errors.js';
+import { ConnectionSetupError, ensureError } from '../errors.js';
 import type { ConnectFailure } from '../../machines/index.js';
 
 /** Unusable connection material (a seed, creds or TLS file): terminal, never retried. */
-export class ConnectionSetupError extends Error {
-  readonly terminal = true;
-  readonly code: 'tls' | 'auth';
-  constructor(code: 'tls' | 'auth', message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'ConnectionSetupError';
-    this.code = code;
-  }
-}
-
 const SEED_RE = /^SU[A-Z2-7]{56}$/;
 
 /** Build the options for one connection attempt (files are read afresh, so rotated credentials are picked up). */
@@ -34,6 +24,8 @@ export async function buildConnectionOptions(nats: Config['nats']): Promise<Node
     // with stack traces up front, just in case it times out: ~8 % of the CPU under load.
     // Our own logs carry the subject and correlation id of a failed request instead.
     noAsyncTraces: true,
+    // Replies (and JetStream's deliveries) come to this prefix: a role may read only its own.
+    inboxPrefix: nats.inboxPrefix,
   };
 
   if (nats.user !== undefined) {

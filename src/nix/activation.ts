@@ -7,8 +7,11 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { runProcess } from './process.js';
 import { confined, runContext, type EffectContext, type EffectEnv } from './effectEnv.js';
-import { EffectError, nixFailed } from './failure.js';
+import { urlUnsafeDirectory } from './confine.js';
+import { nixFailed } from './failure.js';
+import { legacyCommandLine } from './nixCli.js';
 import { resourceFile } from './workspaceEffects.js';
+import { EffectError } from '../errors.js';
 
 export type ActivationResult = {
   executed: boolean;
@@ -51,7 +54,7 @@ async function runStep(env: EffectEnv, bin: string, args: string[], ctx: EffectC
 }
 
 function requireConfiguration(env: EffectEnv, name: string): void {
-  const file = resourceFile('config', name);
+  const file = resourceFile('configuration', name);
   if (!existsSync(confined(env, file, 'configuration file'))) {
     throw nixFailed(`${file} is missing; update the configuration to write it again, then activate.`);
   }
@@ -66,7 +69,11 @@ export async function activateConfiguration(
   const reason = notHere(env);
   if (reason !== null) return { executed: false, reason };
   requireConfiguration(env, request.name);
-  const args = [request.activation_type, '--flake', `${env.workspace}#${request.name}`];
+  // nixos-rebuild takes no `--`: its one positional is the action, never user text; the flake
+  // reference is the value of --flake, and the workspace must not read as a URL.
+  const unsafe = urlUnsafeDirectory(env.workspace);
+  if (unsafe !== null) throw nixFailed(`${unsafe}.`);
+  const args = [...legacyCommandLine([], [request.activation_type]), '--flake', `${env.workspace}#${request.name}`];
   await env.locks.shared(env.workspace, () => runStep(env, env.nixosRebuildBin, args, ctx, `nixos-rebuild ${request.activation_type}`));
   return { executed: true };
 }
@@ -84,7 +91,7 @@ export async function rollbackConfiguration(
   const reason = notHere(env);
   if (reason !== null) return { executed: false, reason };
   if (request.to_generation === request.from_generation - 1) {
-    await runStep(env, env.nixosRebuildBin, ['switch', '--rollback'], ctx, 'nixos-rebuild switch --rollback');
+    await runStep(env, env.nixosRebuildBin, [...legacyCommandLine([], ['switch']), '--rollback'], ctx, 'nixos-rebuild switch --rollback');
     return { executed: true };
   }
   const nixEnv = env.cli.nixBin.includes('/') ? join(dirname(env.cli.nixBin), 'nix-env') : 'nix-env';
@@ -92,10 +99,17 @@ export async function rollbackConfiguration(
   await runStep(
     env,
     nixEnv,
-    ['--profile', SYSTEM_PROFILE, '--switch-generation', generation],
+    // Options and their values only: nix-env reads no positional here.
+    legacyCommandLine(['--profile', SYSTEM_PROFILE, '--switch-generation', generation], []),
     ctx,
     `nix-env --switch-generation ${generation}`,
   );
-  await runStep(env, join(SYSTEM_PROFILE, 'bin', 'switch-to-configuration'), ['switch'], ctx, 'switch-to-configuration switch');
+  await runStep(
+    env,
+    join(SYSTEM_PROFILE, 'bin', 'switch-to-configuration'),
+    legacyCommandLine([], ['switch']),
+    ctx,
+    'switch-to-configuration switch',
+  );
   return { executed: true };
 }

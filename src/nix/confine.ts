@@ -140,9 +140,34 @@ export function workspaceRelative(workspace: string, absolute: string): string {
   return rel === '' ? '.' : rel;
 }
 
-/** How nix should address a local flake directory: git semantics when it is a repository root. */
-export function localFlakeRef(directory: string): string {
-  return existsSync(join(directory, '.git')) ? directory : `path:${directory}`;
+/**
+ * Characters nix keeps as they are when it turns a directory into a `path:` or `git+file:`
+ * URL (and reparses it): anything else — `?`, `#`, `%`, white space — would be read as URL
+ * syntax or make the URL invalid.
+ */
+const URL_SAFE_DIRECTORY = /^[A-Za-z0-9._~+=,@/-]+$/;
+
+/** Null when nix can be given `directory` inside a URL, else why not. */
+export function urlUnsafeDirectory(directory: string): string | null {
+  if (URL_SAFE_DIRECTORY.test(directory)) return null;
+  return `the directory ${JSON.stringify(directory)} holds characters nix reads as URL syntax (only letters, digits and ._~+=,@-/ are kept as they are); move the workspace to such a path`;
+}
+
+/** True when `directory` is the root of a git repository (nix then sees only what git tracks). */
+function isRepositoryRoot(directory: string): boolean {
+  return existsSync(join(directory, '.git'));
+}
+
+/**
+ * How nix is handed a local flake directory: run nix in it and name it `.` (a repository
+ * root: git semantics) or `path:.` (any other directory), so the directory's own name is
+ * never parsed as a URL. nix rebuilds a `git+file:` URL from a repository's real path, so a
+ * repository root must also be {@link urlUnsafeDirectory URL-safe}.
+ */
+export function localFlakeRef(directory: string): { ok: true; ref: string; cwd: string } | { ok: false; reason: string } {
+  if (!isRepositoryRoot(directory)) return { ok: true, ref: 'path:.', cwd: directory };
+  const unsafe = urlUnsafeDirectory(directory);
+  return unsafe === null ? { ok: true, ref: '.', cwd: directory } : { ok: false, reason: unsafe };
 }
 
 export type ResolvedRef =
@@ -152,11 +177,13 @@ export type ResolvedRef =
       ref: string;
       /** The local directory, when the reference points into the workspace. */
       directory?: string;
+      /** The directory nix reads the flake from, when a `dir` parameter names a subdirectory. */
+      flakeDirectory?: string;
     }
-  | { ok: false; reason: string };
+  | { ok: false; reason: string; code?: 'validation' };
 
-/** URL schemes that name local paths, and so are confined to the workspace. */
-const LOCAL_SCHEMES = ['path:', 'git+file:', 'file:', 'tarball+file:'] as const;
+/** URL schemes that name local paths (`path:`, `file:`, `git+file:`, `hg+file:`, `tarball+file:` …), any letter case. */
+const LOCAL_SCHEME = /^(?:path|(?:[a-z0-9.-]+\+)?file):/i;
 
 /** Splits `rest?query` into the path part and the `?query` suffix. */
 function splitQuery(text: string): [string, string] {
@@ -164,45 +191,82 @@ function splitQuery(text: string): [string, string] {
   return at < 0 ? [text, ''] : [text.slice(0, at), text.slice(at)];
 }
 
+/** The value of `dir` in a `?query` (percent-decoded as nix decodes it), undefined without one. */
+function dirParameter(query: string): string | undefined | null {
+  for (const pair of query.slice(1).split('&')) {
+    const at = pair.indexOf('=');
+    const key = at < 0 ? pair : pair.slice(0, at);
+    if (key !== 'dir') continue;
+    try {
+      return decodeURIComponent(at < 0 ? '' : pair.slice(at + 1));
+    } catch {
+      return null;
+    }
+  }
+  return undefined;
+}
+
 /** Confines an absolute target; `..` inside the reference is fine as long as it stays inside. */
 function confineTarget(root: string, target: string, original: string): ResolvedRef {
   if (!isInside(root, target)) return { ok: false, reason: `'${original}' points outside the workspace ${root}` };
   const confined = resolveInWorkspace(root, target);
   if (!confined.ok) return { ok: false, reason: `'${original}': ${confined.reason}` };
+  const unsafe = urlUnsafeDirectory(confined.path);
+  if (unsafe !== null) return { ok: false, reason: `'${original}': ${unsafe}` };
   return { ok: true, ref: confined.path, directory: confined.path };
+}
+
+/** Adds the flake directory a `dir` parameter selects, which must stay inside `directory`. */
+function withDirParameter(resolved: ResolvedRef & { ok: true }, query: string, original: string): ResolvedRef {
+  const directory = resolved.directory;
+  if (directory === undefined) return resolved;
+  const dir = dirParameter(query);
+  if (dir === null) return { ok: false, reason: `'${original}' has a dir parameter that is not valid percent-encoding`, code: 'validation' };
+  if (dir === undefined) return resolved;
+  const target = resolve(directory, dir);
+  if (isAbsolute(dir) || !isInside(directory, target)) {
+    return { ok: false, reason: `'${original}' has dir=${JSON.stringify(dir)}, which leaves ${directory}; dir must name a subdirectory of the flake` };
+  }
+  return { ...resolved, flakeDirectory: target };
 }
 
 /**
  * Resolves a flake reference or input URL. `path:<relative>` and bare relative paths resolve
  * against `base` (default: the workspace root) and must stay inside the workspace, as must
- * absolute `path:`, `git+file:` and `file:` URLs; other schemes (github:, https:) pass through
+ * absolute `path:`, `git+file:`, `file:`, `hg+file:` and `tarball+file:` URLs (and a `dir`
+ * parameter must stay inside the flake); other schemes (github:, https:) pass through
  * unchanged. A bare word is a path when it names an existing directory, else a registry name.
- * A bare path becomes a git flake when it is a repository root.
+ * A bare path becomes a git flake when it is a repository root. A local path holding `%` is
+ * refused: nix versions disagree on decoding it.
  */
 export function resolveFlakeRef(workspace: string, flakeRef: string, base?: string): ResolvedRef {
   const root = resolve(workspace);
   const from = base ?? root;
-  if (flakeRef.includes('\0')) return { ok: false, reason: 'the reference contains a NUL byte' };
-  for (const scheme of LOCAL_SCHEMES) {
-    if (!flakeRef.startsWith(scheme)) continue;
+  if (flakeRef.includes('\0')) return { ok: false, reason: 'the reference contains a NUL byte', code: 'validation' };
+  const local = LOCAL_SCHEME.exec(flakeRef);
+  if (local !== null) {
+    const scheme = local[0];
     const [rawPath, query] = splitQuery(flakeRef.slice(scheme.length));
     const pathPart = rawPath.startsWith('//') ? rawPath.slice(2) : rawPath;
-    if (pathPart === '' || (scheme !== 'path:' && !isAbsolute(pathPart))) {
+    if (pathPart === '' || (scheme.toLowerCase() !== 'path:' && !isAbsolute(pathPart))) {
       return { ok: false, reason: `'${flakeRef}' must name a path inside the workspace` };
     }
+    if (pathPart.includes('%')) return { ok: false, reason: `'${flakeRef}' holds '%' in its path; write the path without percent-escapes`, code: 'validation' };
     const confined = confineTarget(root, resolve(from, pathPart), flakeRef);
     if (!confined.ok) return confined;
-    const ref = scheme === 'path:' ? `path:${confined.ref}${query}` : `${scheme}//${confined.ref}${query}`;
-    return { ok: true, ref, ...(confined.directory !== undefined ? { directory: confined.directory } : {}) };
+    const ref = scheme.toLowerCase() === 'path:' ? `${scheme}${confined.ref}${query}` : `${scheme}//${confined.ref}${query}`;
+    return withDirParameter({ ok: true, ref, ...(confined.directory !== undefined ? { directory: confined.directory } : {}) }, query, flakeRef);
   }
   const hasScheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.test(flakeRef);
   const [refPath, query] = splitQuery(flakeRef);
   const looksLikePath = flakeRef === '.' || /^(?:\.{1,2}\/|\/)/.test(flakeRef) || (!hasScheme && existsSync(resolve(from, refPath)));
   if (!looksLikePath) return { ok: true, ref: flakeRef };
+  if (refPath.includes('%')) return { ok: false, reason: `'${flakeRef}' holds '%' in its path; write the path without percent-escapes`, code: 'validation' };
   const confined = confineTarget(root, resolve(from, refPath), flakeRef);
   if (!confined.ok) return confined;
   const dir = confined.ref;
-  return { ok: true, ref: `${localFlakeRef(dir)}${query}`, directory: dir };
+  const ref = isRepositoryRoot(dir) ? dir : `path:${dir}`;
+  return withDirParameter({ ok: true, ref: `${ref}${query}`, directory: dir }, query, flakeRef);
 }
 
 /**
@@ -225,4 +289,17 @@ export function resolveOutLink(workspace: string, relativePath: string): Confine
     return { ok: false, reason: `the out-link '${relativePath}' exists and is not a symlink; choose another path` };
   }
   return { ok: true, path: target };
+}
+
+/**
+ * Where `target` (inside the workspace) really is once symlinks are followed, expressed under
+ * the workspace root (so reserved names can be checked on it); null when it cannot be known.
+ */
+export function realTarget(workspace: string, target: string): string | null {
+  const root = resolve(workspace);
+  if (!existsSync(root)) return target;
+  const real = realPathOfPrefix(target);
+  if (real === null) return null;
+  const realRoot = realpathSync(root);
+  return isInside(realRoot, real) ? join(root, relative(realRoot, real)) : null;
 }

@@ -5,8 +5,10 @@
 import { resolve } from 'node:path';
 import { resolveInWorkspace } from './confine.js';
 import { forbidden } from './failure.js';
+import type { GuardPolicy, Verdict } from './guards.js';
 import type { KeyedRwLock } from './locks.js';
 import type { NixCli } from './nixCli.js';
+import { EffectError } from '../errors.js';
 
 export interface EffectEnv {
   /** Absolute workspace root. */
@@ -19,6 +21,13 @@ export interface EffectEnv {
   /** The file whose presence marks a NixOS host. */
   nixosMarker: string;
   nixosRebuildBin: string;
+  /** The rules the intake applies, applied again here (a second line). */
+  policy: GuardPolicy;
+}
+
+/** Throws the refusal of a guard's verdict (its code, its reason). */
+export function enforce(verdict: Verdict): void {
+  if (!verdict.ok) throw new EffectError(verdict.code, `${verdict.reason}.`);
 }
 
 export interface EffectContext {

@@ -1,35 +1,9 @@
 /**
- * The one failure type of the Nix port. Operations throw {@link EffectError} for expected
- * failures; the port turns it (and anything unexpected) into an `effect.failed` outcome.
+ * How the Nix port fails: shorthands for its {@link EffectError}s (src/errors.ts), the
+ * file-system errors a path can provoke, and the `effect.failed` outcome of anything thrown.
  */
 import type { EffectFailed, EffectKind } from '../../machines/index.js';
-
-/** The codes a Nix effect can fail with. */
-export type EffectErrorCode = 'nix_failed' | 'forbidden' | 'internal';
-
-export interface EffectErrorDetails {
-  exit_code?: number;
-  log_tail?: string[];
-  duration_ms?: number;
-}
-
-/** An expected failure of a Nix effect; the message says what to do next. */
-export class EffectError extends Error {
-  override readonly name = 'EffectError';
-  constructor(
-    readonly code: EffectErrorCode,
-    message: string,
-    readonly details: EffectErrorDetails = {},
-  ) {
-    super(message);
-  }
-}
-
-/** Normalises anything thrown into an Error. */
-export function ensureError(value: unknown): Error {
-  if (value instanceof Error) return value;
-  return new Error(typeof value === 'string' ? value : JSON.stringify(value));
-}
+import { EffectError, ensureError, type EffectErrorCode, type EffectErrorDetails } from '../errors.js';
 
 /** Shorthand for a confinement refusal. */
 export function forbidden(message: string): EffectError {
@@ -41,8 +15,31 @@ export function nixFailed(message: string, details: EffectErrorDetails = {}): Ef
   return new EffectError('nix_failed', message, details);
 }
 
+/** File-system errors a path in a command can provoke, and the reply code each gets. */
+const FILE_ERRORS: Readonly<Record<string, { code: EffectErrorCode; meaning: string }>> = {
+  ENAMETOOLONG: { code: 'validation', meaning: 'a file name in the path is too long (255 bytes at most)' },
+  ENOTDIR: { code: 'validation', meaning: 'a part of the path is a file, not a directory' },
+  EISDIR: { code: 'validation', meaning: 'the path is a directory where a file is expected' },
+  EEXIST: { code: 'validation', meaning: 'something already exists at the path' },
+  ELOOP: { code: 'forbidden', meaning: 'the path goes through a loop of symlinks' },
+  EACCES: { code: 'forbidden', meaning: 'the service may not write there' },
+  EPERM: { code: 'forbidden', meaning: 'the service may not write there' },
+  EROFS: { code: 'forbidden', meaning: 'the file system is read-only' },
+};
+
+/** A file-system error as an {@link EffectError} with a clear code, or undefined for any other error. */
+export function fileError(thrown: unknown): EffectError | undefined {
+  const error = thrown as NodeJS.ErrnoException | undefined;
+  const known = typeof error?.code === 'string' ? FILE_ERRORS[error.code] : undefined;
+  if (known === undefined || error === undefined) return undefined;
+  const where = typeof error.path === 'string' ? ` (${error.path})` : '';
+  return new EffectError(known.code, `${known.meaning}${where}: ${error.code}; choose another path.`);
+}
+
 /** Turns a thrown value into the outcome the aggregate receives. */
 export function toFailedOutcome(kind: EffectKind, thrown: unknown): EffectFailed {
+  const fromFiles = thrown instanceof EffectError ? undefined : fileError(thrown);
+  if (fromFiles !== undefined) return toFailedOutcome(kind, fromFiles);
   if (thrown instanceof EffectError) {
     const outcome: EffectFailed = { type: 'effect.failed', kind, code: thrown.code, message: thrown.message };
     if (thrown.details.exit_code !== undefined) outcome.exit_code = thrown.details.exit_code;

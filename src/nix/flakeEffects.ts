@@ -5,25 +5,37 @@
 import { existsSync, lstatSync } from 'node:fs';
 import { mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { isInside, localFlakeRef, resolveFlakeRef, workspaceRelative } from './confine.js';
-import { confined, isWorkspaceRoot, runContext, type EffectContext, type EffectEnv } from './effectEnv.js';
-import { EffectError, forbidden, nixFailed } from './failure.js';
-import { declaredInputs, FlakeShapeError, parseFlake } from './flakeSyntax.js';
+import { FlakePath } from '../../machines/index.js';
+import { isInside, localFlakeRef, workspaceRelative } from './confine.js';
+import { confined, enforce, runContext, type EffectContext, type EffectEnv } from './effectEnv.js';
+import { forbidden, nixFailed } from './failure.js';
+import { checkFlakePath, checkFlakeRef } from './guards.js';
+import { declaredInputs, parseFlake } from './flakeSyntax.js';
 import { lockedRootInputs, type LockedInput } from './flakeLock.js';
-import { addInput, InputEditError, removeInput, type InputSpec } from './inputsEditor.js';
-import { NixSyntaxError } from './lexer.js';
-import { RenderError } from './nixValue.js';
-import { renderFlake, TemplateError } from './templates.js';
+import { addInput, removeInput, type InputSpec } from './inputsEditor.js';
+import { renderFlake } from './templates.js';
+import { EffectError, FlakeShapeError, InputEditError, NixSyntaxError, RenderError, TemplateError } from '../errors.js';
 
-/** Resolves the flake directory of a command; the generated workspace flake is off limits. */
+/**
+ * Resolves the flake directory of a command with the intake's rules (a second line): a path
+ * (no URL syntax), inside the workspace, not its root, not one of the service's own files.
+ */
 function flakeDir(env: EffectEnv, path: string): string {
-  const dir = confined(env, path, 'flake path');
-  if (isWorkspaceRoot(env, dir)) {
-    throw forbidden(
-      'the workspace root holds the flake generated from modules, overlays and configurations; give the flake a subdirectory path',
+  if (!FlakePath.safeParse(path).success) {
+    throw new EffectError(
+      'validation',
+      `the flake path ${JSON.stringify(path)} is not a plain path (letters, digits, '.', '_', '+', '-', '/').`,
     );
   }
-  return dir;
+  enforce(checkFlakePath(env.policy, 'path', path));
+  return confined(env, path, 'flake path');
+}
+
+/** The local flake at `dir` as nix is handed it: `.` or `path:.`, nix running in `dir`. */
+function nixDirectory(dir: string): { ref: string; cwd: string } {
+  const local = localFlakeRef(dir);
+  if (!local.ok) throw forbidden(`${local.reason}.`);
+  return { ref: local.ref, cwd: local.cwd };
 }
 
 function lstatExists(path: string): boolean {
@@ -71,6 +83,9 @@ export async function writeFlake(
   return env.locks.exclusive(dir, async () => {
     const flakeFile = join(dir, 'flake.nix');
     const [, flakeText] = rendered.files[0] as [string, string];
+    if (lstatExists(flakeFile) && !lstatSync(flakeFile).isFile()) {
+      throw new EffectError('validation', `${request.path}/flake.nix is a directory or a link, not a file; choose another path.`);
+    }
     const existing = await readIfExists(flakeFile);
     if (existing !== null && existing.toString('utf8') !== flakeText) {
       throw nixFailed(`${request.path}/flake.nix already exists with other content; remove it or choose another path.`);
@@ -89,7 +104,11 @@ export async function writeFlake(
         await env.cli.parseCheck(join(dir, name), `${request.path}/${name}`);
       }
       if (!existsSync(join(dir, '.git'))) await env.cli.git(dir, ['init', '-q']);
-      await env.cli.git(dir, ['add', '--', ...rendered.files.map(([n]) => n)]);
+      await env.cli.git(
+        dir,
+        ['add'],
+        rendered.files.map(([n]) => n),
+      );
     } catch (e) {
       for (const name of written) await rm(join(dir, name), { force: true });
       throw e;
@@ -104,9 +123,9 @@ export async function writeFlake(
  * cannot lock a relative path outside the flake's own source tree.
  */
 export function inputUrl(env: EffectEnv, dir: string, url: string): string {
-  const resolved = resolveFlakeRef(env.workspace, url, dir);
-  if (!resolved.ok) throw forbidden(`input URL ${resolved.reason}.`);
-  if (resolved.directory === undefined) return url;
+  const { verdict, resolved } = checkFlakeRef(env.policy, 'input URL', url, { build: false, base: dir });
+  enforce(verdict);
+  if (resolved?.directory === undefined) return url;
   const hasScheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.test(url);
   // git+file:// and file:// URLs are absolute already (resolveFlakeRef insists).
   if (hasScheme && !url.startsWith('path:')) return url;
@@ -139,11 +158,12 @@ async function editAndRelock(
       throw editFailure(e, path);
     }
     if (edited !== null) await writeFile(flakeFile, edited);
-    const ref = localFlakeRef(dir);
+    const { ref, cwd } = nixDirectory(dir);
     try {
       await env.cli.parseCheck(flakeFile, `${path}/flake.nix`);
-      await env.cli.nix(['flake', 'lock', ref, ...lockArgs], {
+      await env.cli.nix(['flake', 'lock', ...lockArgs], [ref], {
         ...runContext(ctx),
+        cwd,
         what: `nix flake lock ${path}`,
         advice: 'check the input URL and that it is reachable offline',
       });
@@ -153,7 +173,7 @@ async function editAndRelock(
       else if (existsSync(lockFile)) {
         await unlink(lockFile);
         // nix staged the new lock file; unstage it so the repository is as it was.
-        if (existsSync(join(dir, '.git'))) await env.cli.git(dir, ['rm', '-q', '--cached', '--ignore-unmatch', '--', 'flake.lock']);
+        if (existsSync(join(dir, '.git'))) await env.cli.git(dir, ['rm', '-q', '--cached', '--ignore-unmatch'], ['flake.lock']);
       }
       if (e instanceof EffectError) {
         throw new EffectError(e.code, `${e.message} flake.nix and flake.lock were restored to their previous content.`, e.details);
@@ -214,9 +234,9 @@ export async function updateFlake(
         );
       }
     }
-    const ref = localFlakeRef(dir);
-    const args = names.length === 0 ? ['flake', 'update', ref] : ['flake', 'lock', ref, ...names.flatMap((n) => ['--update-input', n])];
-    await env.cli.nix(args, { ...runContext(ctx), what: `nix ${args.slice(0, 2).join(' ')} ${request.path}` });
+    const { ref, cwd } = nixDirectory(dir);
+    const options = names.length === 0 ? ['flake', 'update'] : ['flake', 'lock', ...names.flatMap((n) => ['--update-input', n])];
+    await env.cli.nix(options, [ref], { ...runContext(ctx), cwd, what: `nix ${options.slice(0, 2).join(' ')} ${request.path}` });
     const lock = await readIfExists(join(dir, 'flake.lock'));
     return { locked: lock === null ? {} : lockedRootInputs(lock.toString('utf8')) };
   });
@@ -227,8 +247,10 @@ export async function checkFlake(env: EffectEnv, request: { path: string }, ctx:
   const dir = flakeDir(env, request.path);
   return env.locks.shared(dir, async () => {
     if (!existsSync(join(dir, 'flake.nix'))) throw nixFailed(`there is no flake.nix at ${request.path}; create the flake first.`);
-    const run = await env.cli.nix(['flake', 'check', '--no-write-lock-file', '-L', localFlakeRef(dir)], {
+    const { ref, cwd } = nixDirectory(dir);
+    const run = await env.cli.nix(['flake', 'check', '--no-write-lock-file', '-L'], [ref], {
       ...runContext(ctx),
+      cwd,
       what: `nix flake check ${request.path}`,
       advice: 'fix the failing output and check again',
     });

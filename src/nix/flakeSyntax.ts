@@ -3,7 +3,8 @@
  * its bindings (attribute path, value range), the `inputs` set and the formal arguments of
  * `outputs`. Values are skipped with bracket and let/in/with balancing, never evaluated.
  */
-import { isTrivia, lex, lineAt, NixSyntaxError, OPENERS, type Token } from './lexer.js';
+import { isTrivia, lex, lineAt, OPENERS, type Token } from './lexer.js';
+import { FlakeShapeError, NixSyntaxError } from '../errors.js';
 
 /** One `path = value;` or `inherit …;` inside an attribute set. */
 export interface Binding {
@@ -46,11 +47,6 @@ export interface FlakeSyntax {
   top: AttrSet;
   /** The bracket partner of every opener/closer token index. */
   partner: Map<number, number>;
-}
-
-/** Thrown when the file is not shaped like a flake the editor understands. */
-export class FlakeShapeError extends Error {
-  override readonly name = 'FlakeShapeError';
 }
 
 function matchBrackets(src: string, tokens: Token[]): Map<number, number> {

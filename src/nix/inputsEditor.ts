@@ -16,17 +16,13 @@ import {
 } from './flakeSyntax.js';
 import { NIX_KEYWORDS, type Token } from './lexer.js';
 import { renderAttrName, renderString } from './nixValue.js';
+import { InputEditError } from '../errors.js';
 
 export interface InputSpec {
   name: string;
   url: string;
   follows?: Record<string, string>;
   flake?: boolean;
-}
-
-/** A refused edit (the input exists, the name cannot be an argument, …). */
-export class InputEditError extends Error {
-  override readonly name = 'InputEditError';
 }
 
 interface Edit {

@@ -3,6 +3,7 @@
  * (whitespace and comments are tokens too), treats each string — interpolations included —
  * as one token, and tells brackets, identifiers and punctuation apart.
  */
+import { NixSyntaxError } from '../errors.js';
 
 export type TokenKind = 'ws' | 'comment' | 'ident' | 'string' | 'number' | 'path' | 'uri' | 'punct';
 
@@ -11,11 +12,6 @@ export interface Token {
   text: string;
   start: number;
   end: number;
-}
-
-/** A lexing failure with the 1-based line of the problem. */
-export class NixSyntaxError extends Error {
-  override readonly name = 'NixSyntaxError';
 }
 
 /** Words that cannot be bare attribute names or formal arguments. */
@@ -30,6 +26,8 @@ const SPATH = /<[a-zA-Z0-9._\-+]+(?:\/[a-zA-Z0-9._\-+]+)*>/y;
 const NUMBER = /(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?/y;
 const IDENT = /[a-zA-Z_][a-zA-Z0-9_'-]*/y;
 const WS = /[ \t\r\n]+/y;
+/** nix 2.8's lexer: `\#[^\r\n]*` — a `#` comment ends at a carriage return as well as a newline. */
+const LINE_COMMENT = /#[^\r\n]*/y;
 const PUNCT3 = ['...'];
 const PUNCT2 = ['${', '==', '!=', '<=', '>=', '&&', '||', '->', '//', '++'];
 
@@ -48,16 +46,22 @@ function matchAt(re: RegExp, src: string, at: number): string | null {
 class Lexer {
   constructor(private readonly src: string) {}
 
-  /** Lexes from `at` to the end (or, with `untilClose`, to the `}` closing an interpolation). */
+  /**
+   * Lexes from `at` to the end (or, with `untilClose`, to the `}` closing an interpolation).
+   * Only `{` and `${` count towards that `}`: nix's lexer leaves an interpolation at the first
+   * `}` that no `{` or `${` of its own opened, whatever `(` or `[` came before it.
+   */
   run(at: number, untilClose: boolean): { tokens: Token[]; end: number } {
     const tokens: Token[] = [];
-    let depth = 0;
+    let braces = 0;
     let pos = at;
     while (pos < this.src.length) {
       const token = this.next(pos);
-      if (untilClose && token.text === '}' && depth === 0) return { tokens, end: token.end };
-      if (token.kind === 'punct' && OPENERS[token.text] !== undefined) depth++;
-      if (token.kind === 'punct' && token.text === '}') depth--;
+      if (token.kind === 'punct' && token.text === '}') {
+        if (untilClose && braces === 0) return { tokens, end: token.end };
+        braces--;
+      }
+      if (token.kind === 'punct' && (token.text === '{' || token.text === '${')) braces++;
       tokens.push(token);
       pos = token.end;
     }
@@ -74,10 +78,7 @@ class Lexer {
     const ch = src[pos] ?? '';
     const ws = matchAt(WS, src, pos);
     if (ws !== null) return this.make('ws', pos, pos + ws.length);
-    if (ch === '#') {
-      const nl = src.indexOf('\n', pos);
-      return this.make('comment', pos, nl < 0 ? src.length : nl);
-    }
+    if (ch === '#') return this.make('comment', pos, pos + (matchAt(LINE_COMMENT, src, pos) ?? '#').length);
     if (src.startsWith('/*', pos)) {
       const close = src.indexOf('*/', pos + 2);
       if (close < 0) throw new NixSyntaxError(`unterminated /* comment */ starting on line ${lineOf(src, pos)}`);

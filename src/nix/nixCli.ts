@@ -4,9 +4,10 @@
  * mapping of a failed run to an {@link EffectError} with the exit code and log tail.
  */
 import { readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { EffectError, nixFailed } from './failure.js';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { forbidden, nixFailed } from './failure.js';
 import { runProcess, type RunResult } from './process.js';
+import { EffectError } from '../errors.js';
 
 /** The command that installs nix on Debian/Ubuntu, quoted in every "nix missing" message. */
 export const INSTALL_HINT =
@@ -51,8 +52,29 @@ function readConf(base: NodeJS.ProcessEnv): string {
   }
 }
 
+/**
+ * A command line whose positional arguments can never be read as options: `options`, then
+ * `--`, then `positionals`. nix 2.8 (every `nix` subcommand) and git stop reading options at
+ * `--` (test/int/nix/dashDash.test.ts).
+ */
+export function commandLine(options: readonly string[], positionals: readonly string[]): string[] {
+  return [...options, '--', ...positionals];
+}
+
+/**
+ * For the programs that do not take `--` (nix-instantiate, nix-env, nixos-rebuild, which read
+ * an argument after `--` starting with `-` as an option all the same): every positional must
+ * be an absolute path or otherwise not start with `-`. Throws `forbidden` when one does.
+ */
+export function legacyCommandLine(options: readonly string[], positionals: readonly string[]): string[] {
+  const bad = positionals.find((p) => p.startsWith('-'));
+  if (bad !== undefined)
+    throw forbidden(`refusing to run a program with the argument ${JSON.stringify(bad)}, which it would read as an option.`);
+  return [...options, ...positionals];
+}
+
 /** The environment every child gets: NIX_CONFIG extended, git identity for commit-less adds. */
-export function childEnvironment(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function childEnvironment(base: NodeJS.ProcessEnv, options: { sandboxByDefault?: boolean } = {}): NodeJS.ProcessEnv {
   const extra = [
     'experimental-features = nix-command flakes',
     // Never wait on a binary cache: everything is built locally.
@@ -62,10 +84,14 @@ export function childEnvironment(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const inherited = base.NIX_CONFIG?.trim();
   // As root without a daemon nix builds as the nixbld users; without that group, build as root.
   if (process.getuid?.() === 0 && !groupExists('nixbld')) extra.push('build-users-group =');
-  // Debian's nix.conf says `sandbox = false`; without that file (nix-bin installed without
-  // its recommended nix-setup-systemd) nix would sandbox, and `/bin/sh` builders fail there.
+  // The operator's nix.conf or NIX_CONFIG decides the sandbox. When neither does: with remote
+  // builds allowed, sandbox where the host can (nix falls back where it cannot); otherwise
+  // (only workspace flakes are built) no sandbox, as Debian's nix.conf has it — the `/bin/sh`
+  // builders of the `minimal` template fail inside one. See docs/security.md.
   const sandboxSet = /^\s*sandbox\s*=/m;
-  if (!sandboxSet.test(inherited ?? '') && !sandboxSet.test(readConf(base))) extra.push('sandbox = false');
+  if (!sandboxSet.test(inherited ?? '') && !sandboxSet.test(readConf(base))) {
+    extra.push(options.sandboxByDefault === true ? 'sandbox = true\nsandbox-fallback = true' : 'sandbox = false');
+  }
   return {
     ...base,
     NIX_CONFIG: [...(inherited ? [inherited] : []), ...extra].join('\n'),
@@ -86,8 +112,9 @@ export class NixCli {
   constructor(
     readonly nixBin: string,
     env: NodeJS.ProcessEnv,
+    options: { sandboxByDefault?: boolean } = {},
   ) {
-    this.env = childEnvironment(env);
+    this.env = childEnvironment(env, options);
     // nix-instantiate lives next to nix when nix is given as a path.
     this.instantiateBin = nixBin.includes('/') ? join(dirname(nixBin), 'nix-instantiate') : 'nix-instantiate';
   }
@@ -148,39 +175,52 @@ export class NixCli {
     return run;
   }
 
-  /** Runs `nix <args>`; throws nix_failed with the exit code and log tail on failure. */
-  async nix(args: string[], options: RunNix): Promise<RunResult> {
-    const run = await runProcess(this.nixBin, args, {
+  /**
+   * Runs `nix <options> -- <positionals>` (installables, flake refs, store paths: never read
+   * as options); throws nix_failed with the exit code and log tail on failure.
+   */
+  async nix(options: string[], positionals: string[], how: RunNix): Promise<RunResult> {
+    const run = await runProcess(this.nixBin, commandLine(options, positionals), {
       env: this.env,
-      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
-      ...(options.onProgress !== undefined ? { onLine: options.onProgress } : {}),
+      ...(how.cwd !== undefined ? { cwd: how.cwd } : {}),
+      ...(how.signal !== undefined ? { signal: how.signal } : {}),
+      ...(how.onProgress !== undefined ? { onLine: how.onProgress } : {}),
     });
-    return this.check(this.nixBin, run, options);
+    return this.check(this.nixBin, run, how);
   }
 
-  /** Checks that files parse as Nix (one `nix-instantiate --parse` run); throws nix_failed with the parser's words. */
+  /**
+   * Checks that files parse as Nix (one `nix-instantiate --parse` run); throws nix_failed with
+   * the parser's words. nix-instantiate reads an argument starting with `-` as an option even
+   * after `--`, so only absolute paths are passed.
+   */
   async parseCheck(files: string | string[], shownAs: string): Promise<void> {
     const list = typeof files === 'string' ? [files] : files;
     if (list.length === 0) return;
-    const run = await runProcess(this.instantiateBin, ['--parse', ...list], { env: this.env });
+    const relative = list.find((f) => !isAbsolute(f));
+    if (relative !== undefined) throw new Error(`parseCheck needs absolute paths, got ${JSON.stringify(relative)}`);
+    const run = await runProcess(this.instantiateBin, legacyCommandLine(['--parse'], list), { env: this.env });
     this.check(this.instantiateBin, run, {
       what: `nix-instantiate --parse ${shownAs}`,
       advice: `${shownAs} is not valid Nix; nothing was kept`,
     });
   }
 
-  /** Runs git in `cwd`; throws nix_failed (git is part of what nix needs to see a flake). */
-  async git(cwd: string, args: string[]): Promise<RunResult> {
+  /**
+   * Runs `git <options> -- <paths>` in `cwd` (paths after `--` are never options); throws
+   * nix_failed (git is part of what nix needs to see a flake).
+   */
+  async git(cwd: string, options: string[], paths: string[] = []): Promise<RunResult> {
     // gc.auto=0: no detached `git gc` left running in the workspace after we return.
-    const run = await runProcess('git', ['-c', 'init.defaultBranch=main', '-c', 'gc.auto=0', ...args], { cwd, env: this.env });
+    const args = ['-c', 'init.defaultBranch=main', '-c', 'gc.auto=0', ...(paths.length > 0 ? commandLine(options, paths) : options)];
+    const run = await runProcess('git', args, { cwd, env: this.env });
     if (run.spawnError !== undefined) {
       throw nixFailed(
         `git could not start (${run.spawnError.code ?? run.spawnError.message}); install it with \`apt-get install -y git\`.`,
       );
     }
     return this.check('git', run, {
-      what: `git ${args[0] ?? ''}`,
+      what: `git ${options[0] ?? ''}`,
       advice: 'check that the directory is a usable git repository',
     });
   }

@@ -5,11 +5,16 @@
  * it is balanced and self-contained.
  */
 import { isTrivia, lex, NIX_KEYWORDS, OPENERS } from './lexer.js';
-import { ensureError } from './failure.js';
+import { ensureError, RenderError } from '../errors.js';
 
-/** A value that cannot be written as Nix. */
-export class RenderError extends Error {
-  override readonly name = 'RenderError';
+/** Runs `render` for the value under `key`, so a failure deep inside names its path. */
+export function under<T>(key: string | number, render: () => T): T {
+  try {
+    return render();
+  } catch (e) {
+    if (e instanceof RenderError) e.path.unshift(key);
+    throw e;
+  }
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_'-]*$/;
@@ -50,6 +55,10 @@ export function renderAttrPath(path: string): string {
 /** A number in Nix literal syntax; negatives in parentheses so they stay one list element. */
 export function renderNumber(value: number): string {
   if (!Number.isFinite(value)) throw new RenderError(`the number ${value} cannot be written in Nix`);
+  // Nix reads floats with strtod and calls a subnormal one (below 2.2e-308) an invalid float.
+  if (value !== 0 && Math.abs(value) < 2.2250738585072014e-308) {
+    throw new RenderError(`the number ${value} is too close to zero for Nix (it reads it as an invalid float); round it to 0 or write a larger one`);
+  }
   let text: string;
   if (Number.isInteger(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER) {
     text = String(Math.abs(value));
@@ -64,6 +73,8 @@ export function renderNumber(value: number): string {
 
 /** Checks that a raw expression is self-contained: lexes, balanced brackets, nothing to close ours. */
 export function checkRawExpression(expression: string): void {
+  // nix reads a file as a C string: a NUL ends a string's text, or the whole file.
+  if (expression.includes('\0')) throw new RenderError('the raw Nix expression contains a NUL byte, which Nix cannot read');
   let tokens;
   try {
     tokens = lex(expression);
@@ -92,10 +103,15 @@ function isRaw(value: unknown): value is { [RAW_KEY]: string } {
   return keys.length === 1 && keys[0] === RAW_KEY && typeof (value as Record<string, unknown>)[RAW_KEY] === 'string';
 }
 
-/** A raw expression wrapped so it stays one operand; the newline ends a trailing `#` comment. */
+/**
+ * A raw expression wrapped so it stays one operand; the newline ends a trailing `#` comment.
+ * The lexer reads comments, strings and interpolations as nix 2.8 does (a `#` comment ends at
+ * `\r` or `\n`), so the brackets checked here are the brackets nix sees.
+ */
 export function renderRaw(expression: string): string {
   checkRawExpression(expression);
-  const trimmed = expression.trim();
+  // Only what nix reads as white space: trimming U+2028 or U+FEFF would change the expression.
+  const trimmed = expression.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
   return trimmed.includes('#') ? `(${trimmed}\n)` : `(${trimmed})`;
 }
 
@@ -123,7 +139,7 @@ export function renderValue(value: unknown, indent = '', options: RenderOptions 
 function renderList(items: unknown[], indent: string): string {
   if (items.length === 0) return '[ ]';
   const inner = `${indent}  `;
-  const rendered = items.map((item) => renderValue(item, inner));
+  const rendered = items.map((item, i) => under(i, () => renderValue(item, inner)));
   const inline = `[ ${rendered.join(' ')} ]`;
   if (inline.length + indent.length <= INLINE_LIMIT && !inline.includes('\n')) return inline;
   return `[\n${rendered.map((r) => `${inner}${r}`).join('\n')}\n${indent}]`;
@@ -133,6 +149,6 @@ function renderList(items: unknown[], indent: string): string {
 export function renderAttrs(entries: [string, unknown][], indent: string, pathKeys = false): string {
   if (entries.length === 0) return '{ }';
   const inner = `${indent}  `;
-  const lines = entries.map(([key, v]) => `${inner}${pathKeys ? renderAttrPath(key) : renderAttrName(key)} = ${renderValue(v, inner)};`);
+  const lines = entries.map(([key, v]) => `${inner}${pathKeys ? renderAttrPath(key) : renderAttrName(key)} = ${under(key, () => renderValue(v, inner))};`);
   return `{\n${lines.join('\n')}\n${indent}}`;
 }

@@ -4,9 +4,10 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { resolveFlakeRef, resolveOutLink, type ResolvedRef } from './confine.js';
-import { confined, runContext, type EffectContext, type EffectEnv } from './effectEnv.js';
+import { resolveOutLink, type ResolvedRef } from './confine.js';
+import { confined, enforce, runContext, type EffectContext, type EffectEnv } from './effectEnv.js';
 import { forbidden, nixFailed } from './failure.js';
+import { checkCacheUrl, checkFlakeRef, checkOutLink } from './guards.js';
 
 export type BuildResult = {
   store_paths: Record<string, string>;
@@ -20,9 +21,11 @@ interface BuiltEntry {
   outputs?: Record<string, string>;
 }
 
+/** The intake's rules again (a second line): a local ref inside the workspace, a remote one only when allowed. */
 function resolveRef(env: EffectEnv, flakeRef: string): Extract<ResolvedRef, { ok: true }> {
-  const resolved = resolveFlakeRef(env.workspace, flakeRef);
-  if (!resolved.ok) throw forbidden(`flake_ref ${resolved.reason}.`);
+  const { verdict, resolved } = checkFlakeRef(env.policy, 'flake_ref', flakeRef, { build: true });
+  enforce(verdict);
+  if (resolved === undefined) throw forbidden(`flake_ref '${flakeRef}' could not be resolved.`);
   return resolved;
 }
 
@@ -40,18 +43,19 @@ export async function buildPackage(
   const resolved = resolveRef(env, request.flake_ref);
   const installable = `${resolved.ref}#${request.attribute}`;
   // The lock file is the flake aggregate's business: a build never rewrites it.
-  const args = ['build', '--json', '--no-write-lock-file', '--print-build-logs', installable];
+  const options = ['build', '--json', '--no-write-lock-file', '--print-build-logs'];
   if (request.output_path !== undefined) {
+    enforce(checkOutLink(env.policy, 'output_path', request.output_path));
     const link = resolveOutLink(env.workspace, request.output_path);
     if (!link.ok) throw forbidden(`output_path: ${link.reason}.`);
     const outLink = link.path;
     await mkdir(dirname(outLink), { recursive: true });
-    args.push('--out-link', outLink);
+    options.push('--out-link', outLink);
   } else {
-    args.push('--no-link');
+    options.push('--no-link');
   }
   const run = await withFlake(env, resolved, () =>
-    env.cli.nix(args, {
+    env.cli.nix(options, [installable], {
       ...runContext(ctx),
       what: `nix build ${request.flake_ref}#${request.attribute}`,
       advice: 'the log tail shows why; fix the derivation and build again',
@@ -74,8 +78,12 @@ export async function buildPackage(
 
 const STORE_PATH = /^\/[^\s]+\/[0-9a-z]{32}-[^\s/]+$/;
 
-/** The cache URL to use; a `file://` URL from a command must point into the workspace. */
+/**
+ * The cache URL to use: the operator's default (any store), or a command's `file://` cache
+ * inside the workspace (the intake's rules again, as a second line).
+ */
 async function cacheUrl(env: EffectEnv, requested: string | undefined): Promise<string> {
+  if (requested !== undefined) enforce(checkCacheUrl(env.policy, 'cache_url', requested));
   const url = requested ?? env.defaultCacheUrl;
   if (!url.startsWith('file://')) return url;
   const path = url.slice('file://'.length).split('?')[0] ?? '';
@@ -99,7 +107,7 @@ export async function cachePackage(
     const built = await buildPackage(env, { flake_ref: request.flake_ref, attribute: request.attribute }, ctx);
     targets = Object.values(built.store_paths);
   }
-  const closureRun = await env.cli.nix(['path-info', '--recursive', ...targets], {
+  const closureRun = await env.cli.nix(['path-info', '--recursive'], targets, {
     ...runContext(ctx),
     what: 'nix path-info',
     advice: 'the store paths are gone (garbage-collected?); build the package again, then cache it',
@@ -109,7 +117,7 @@ export async function cachePackage(
     .filter((l) => l.length > 0)
     .sort();
   await env.locks.exclusive(`cache:${url}`, () =>
-    env.cli.nix(['copy', '--to', url, ...targets], {
+    env.cli.nix(['copy', '--to', url], targets, {
       ...runContext(ctx),
       what: `nix copy --to ${url}`,
       advice: 'check that the cache URL is writable',

@@ -4,18 +4,18 @@
  * a message that says what to do next.
  */
 import { resolve } from 'node:path';
-import type { EffectOutcome, EffectRequest } from '../../machines/index.js';
-import { activateConfiguration, rollbackConfiguration } from './activation.js';
+import { workspaceFileOfRequest, type EffectKind, type EffectOutcome, type EffectRequest, type ErrorCode } from '../../machines/index.js';
 import type { EffectContext, EffectEnv } from './effectEnv.js';
+import { handlerParts, type EffectHandler, type EffectHandlers, type EffectResultData } from './effectHandler.js';
 import { toFailedOutcome } from './failure.js';
-import { addFlakeInput, checkFlake, removeFlakeInput, updateFlake, writeFlake } from './flakeEffects.js';
+import { materializeFlake, type FlakeSource, type MaterializedFlake } from './flakeMaterialize.js';
 import { KeyedRwLock } from './locks.js';
 import { NixCli, type ProbeResult } from './nixCli.js';
-import { buildPackage, cachePackage } from './packageEffects.js';
+import { defaultCacheUrlFor } from './guards.js';
 import { warmLauncher } from './launcher/launcher.js';
-import { workspaceOp } from './workspaceBatch.js';
-import { deleteResource, writeResource } from './workspaceEffects.js';
+import { checkRenderable } from './renderCheck.js';
 import { WorkspaceThread } from './workspaceThread.js';
+import type { EffectError } from '../errors.js';
 
 export type { EffectContext } from './effectEnv.js';
 
@@ -28,6 +28,20 @@ export interface NixPort {
    * order; other kinds run one after another. Never throws.
    */
   performBatch(requests: EffectRequest[], signal: AbortSignal): Promise<EffectOutcome[]>;
+  /**
+   * Why the file a module/overlay/config request would write cannot be rendered (or parsed,
+   * for raw Nix), before its fact is recorded; `undefined` when it can, or writes no file.
+   */
+  check(request: EffectRequest): Refusal | undefined | Promise<Refusal | undefined>;
+  /**
+   * Before an effect that works in a local flake (a build, a cache copy, a flake edit, lock or
+   * check): when this workspace has no flake.nix there, write the flake from its history
+   * (`source`: its stored events) and relock it offline (src/nix/flakeMaterialize.ts). Never
+   * throws: a failure comes back with `reason` (the effect then fails on its own terms).
+   */
+  materializeFlake(request: EffectRequest, source: FlakeSource, ctx: EffectContext): Promise<MaterializedFlake>;
+  /** Does the effect read files other aggregates own (its handler's `readsWorkspace`)? */
+  readsWorkspace(request: EffectRequest): boolean;
   /** Is the nix CLI usable? (cached probe) with the install hint when not. */
   probe(): Promise<ProbeResult>;
   /** Stop the workspace thread (shutdown). */
@@ -37,12 +51,16 @@ export interface NixPort {
 export interface NixPortOptions {
   /** The workspace directory every path is confined to. */
   workspace: string;
+  /** The handler of every effect, from the aggregate kinds (src/aggregates: `kindEffects`). */
+  handlers: EffectHandlers;
   /** The nix binary (default `nix` on the PATH); nix-instantiate and nix-env are looked up next to it. */
   nixBin?: string;
   /** Run nixos-rebuild for config.activate/rollback (only on NixOS hosts). Default false. */
   activationEnabled?: boolean;
-  /** Binary cache for package.cache without a cache_url. Default `file://<workspace>/.cache/binary`. */
+  /** Binary cache for package.cache without a cache_url. Default `file://<workspace>/.binary-cache` (as the configuration's). */
   defaultCacheUrl?: string;
+  /** May package.build build flakes from outside the workspace? Default false (see docs/security.md). */
+  allowRemoteBuilds?: boolean;
   /** Environment of the child processes (default process.env); NIX_CONFIG is extended, never replaced. */
   env?: NodeJS.ProcessEnv;
   /** The file that marks a NixOS host. Default `/etc/NIXOS`. */
@@ -51,68 +69,43 @@ export interface NixPortOptions {
   nixosRebuildBin?: string;
 }
 
-type Result = Record<string, unknown>;
-
-/** Runs the operation for one request kind. */
-async function dispatch(env: EffectEnv, request: EffectRequest, ctx: EffectContext): Promise<Result> {
-  switch (request.kind) {
-    case 'flake.write':
-      return writeFlake(env, request);
-    case 'flake.add_input':
-      return addFlakeInput(env, request, ctx);
-    case 'flake.remove_input':
-      return removeFlakeInput(env, request, ctx);
-    case 'flake.update':
-      return updateFlake(env, request, ctx);
-    case 'flake.check':
-      return checkFlake(env, request, ctx);
-    case 'package.build':
-      return buildPackage(env, request, ctx);
-    case 'package.cache':
-      return cachePackage(env, request, ctx);
-    case 'module.write':
-      return writeResource(env, 'module', request.name, request.module);
-    case 'module.delete':
-      return deleteResource(env, 'module', request.name);
-    case 'overlay.write':
-      return writeResource(env, 'overlay', request.name, request.overlay);
-    case 'overlay.delete':
-      return deleteResource(env, 'overlay', request.name);
-    case 'config.write':
-      return writeResource(env, 'config', request.name, request.configuration);
-    case 'config.activate':
-      return activateConfiguration(env, request, ctx);
-    case 'config.rollback':
-      return rollbackConfiguration(env, request, ctx);
-    default: {
-      const unknown: never = request;
-      throw new Error(`no Nix operation for the effect ${JSON.stringify((unknown as { kind?: unknown }).kind)}`);
-    }
-  }
+/** A request the port refuses before anything happens: the reply's code, message and details. */
+export interface Refusal {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
 }
-
-/** Kinds that can answer without nix (they record the activation when they cannot run it). */
-const WITHOUT_NIX: ReadonlySet<string> = new Set(['config.activate', 'config.rollback']);
 
 /** Creates the port with its real adapter, the nix CLI. */
 export function createNixPort(options: NixPortOptions): NixPort {
   // Start the process launcher while the heap is small: starting it forks this process.
   warmLauncher();
   const workspace = resolve(options.workspace);
-  const cli = new NixCli(options.nixBin ?? 'nix', options.env ?? process.env);
+  const allowRemoteBuilds = options.allowRemoteBuilds ?? false;
+  // Remote flakes are sandboxed where the host can, unless the operator's nix.conf decides.
+  const cli = new NixCli(options.nixBin ?? 'nix', options.env ?? process.env, { sandboxByDefault: allowRemoteBuilds });
+  const defaultCacheUrl = options.defaultCacheUrl ?? defaultCacheUrlFor(workspace);
   const env: EffectEnv = {
     workspace,
     cli,
     locks: new KeyedRwLock(),
-    defaultCacheUrl: options.defaultCacheUrl ?? `file://${resolve(workspace, '.cache/binary')}`,
+    policy: { workspace, defaultCacheUrl, allowRemoteBuilds },
+    defaultCacheUrl,
     activationEnabled: options.activationEnabled ?? false,
     nixosMarker: options.nixosMarker ?? '/etc/NIXOS',
     nixosRebuildBin: options.nixosRebuildBin ?? 'nixos-rebuild',
   };
+  // The handler of the request's kind (a correlated union TypeScript cannot follow: the table's type pairs them).
+  const handlerOf = (request: EffectRequest): ReturnType<typeof handlerParts<EffectKind>> => {
+    const handler = Object.hasOwn(options.handlers, request.kind) ? (options.handlers[request.kind] as EffectHandler<EffectKind>) : undefined;
+    if (handler === undefined) throw new Error(`no Nix operation for the effect ${JSON.stringify(request.kind)}`);
+    return handlerParts(handler);
+  };
   const perform = async (request: EffectRequest, ctx: EffectContext): Promise<EffectOutcome> => {
     try {
-      if (!WITHOUT_NIX.has(request.kind)) await cli.requireNix();
-      const result = await dispatch(env, request, ctx);
+      const { run, needsNix } = handlerOf(request);
+      if (needsNix) await cli.requireNix();
+      const result: EffectResultData = await run(env, request, ctx);
       return { type: 'effect.succeeded', kind: request.kind, result };
     } catch (e) {
       return toFailedOutcome(request.kind, e);
@@ -123,7 +116,7 @@ export function createNixPort(options: NixPortOptions): NixPort {
     const outcomes: EffectOutcome[] = new Array<EffectOutcome>(requests.length);
     const files: { index: number; request: EffectRequest }[] = [];
     for (const [index, request] of requests.entries()) {
-      if (workspaceOp(request) !== undefined) files.push({ index, request });
+      if (workspaceFileOfRequest(request) !== undefined) files.push({ index, request });
       else outcomes[index] = await perform(request, { signal });
     }
     if (files.length === 0) return outcomes;
@@ -132,6 +125,31 @@ export function createNixPort(options: NixPortOptions): NixPort {
     files.forEach((f, i) => (outcomes[f.index] = done[i] as EffectOutcome));
     return outcomes;
   };
-  return { probe: () => cli.probe(), perform, performBatch, close: () => thread.close() };
+  const refusal = (refused: EffectError | undefined): Refusal | undefined => {
+    if (refused === undefined) return undefined;
+    const details: Record<string, unknown> = { ...refused.details };
+    return Object.keys(details).length > 0 ? { code: refused.code, message: refused.message, details } : { code: refused.code, message: refused.message };
+  };
+  const check = (request: EffectRequest): Refusal | undefined | Promise<Refusal | undefined> => {
+    const checked = checkRenderable(cli, request);
+    return checked instanceof Promise ? checked.then(refusal) : refusal(checked);
+  };
+  const materializing = new Map<string, Promise<MaterializedFlake>>();
+  const materialize = async (request: EffectRequest, source: FlakeSource, ctx: EffectContext): Promise<MaterializedFlake> => {
+    try {
+      const path = handlerOf(request).worksIn?.(env, request);
+      return path === undefined ? { written: false } : await materializeFlake(env, path, source, ctx, materializing);
+    } catch (e) {
+      return { written: false, reason: toFailedOutcome(request.kind, e).message };
+    }
+  };
+  const readsWorkspace = (request: EffectRequest): boolean => {
+    try {
+      return handlerOf(request).readsWorkspace;
+    } catch {
+      return false;
+    }
+  };
+  return { probe: () => cli.probe(), perform, performBatch, check, materializeFlake: materialize, readsWorkspace, close: () => thread.close() };
 }
 

@@ -7,15 +7,11 @@ import { renderInput, type InputSpec } from './inputsEditor.js';
 import { NIX_KEYWORDS } from './lexer.js';
 import { renderString } from './nixValue.js';
 import { TEMPLATES, type TemplateContext } from './templateCatalog.js';
+import { TemplateError } from '../errors.js';
 
 export interface RenderedFlake {
   /** Files relative to the flake directory; `flake.nix` first. */
   files: [string, string][];
-}
-
-/** A refused template request (unknown template, unusable input name). */
-export class TemplateError extends Error {
-  override readonly name = 'TemplateError';
 }
 
 /** The template names, in the order SPEC §3 lists them. */

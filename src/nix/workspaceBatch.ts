@@ -1,35 +1,22 @@
 /**
- * Module, overlay and configuration file writes and deletes as one batch: the requests
- * become workspace operations, applied together (applyWorkspaceOps), and come back as one
- * outcome per request. Runs in the workspace thread (workspaceThread.ts).
+ * Workspace file writes and deletes as one batch: each request's file operation (from the
+ * kind that owns the effect: machines' `workspaceFileOfRequest`) is applied together with the
+ * others (applyWorkspaceOps), and comes back as one outcome per request. Runs in the
+ * workspace thread (workspaceThread.ts).
  */
-import type { EffectOutcome, EffectRequest } from '../../machines/index.js';
+import { workspaceFileOfRequest, type EffectOutcome, type EffectRequest } from '../../machines/index.js';
 import type { EffectEnv } from './effectEnv.js';
 import { toFailedOutcome } from './failure.js';
-import { applyWorkspaceOps, type WorkspaceOp } from './workspaceEffects.js';
+import { applyWorkspaceOps } from './workspaceEffects.js';
 
-/** The workspace file operation of a request, when it is one. */
-export function workspaceOp(request: EffectRequest): WorkspaceOp | undefined {
-  switch (request.kind) {
-    case 'module.write':
-      return { kind: 'module', name: request.name, body: request.module };
-    case 'module.delete':
-      return { kind: 'module', name: request.name };
-    case 'overlay.write':
-      return { kind: 'overlay', name: request.name, body: request.overlay };
-    case 'overlay.delete':
-      return { kind: 'overlay', name: request.name };
-    case 'config.write':
-      return { kind: 'config', name: request.name, body: request.configuration };
-    default:
-      return undefined;
-  }
-}
-
-/** Apply workspace requests (each one has a {@link workspaceOp}) together; never throws. */
+/** Apply workspace requests (each one writes or removes a workspace file) together; never throws. */
 export async function performWorkspaceBatch(env: EffectEnv, requests: readonly EffectRequest[]): Promise<EffectOutcome[]> {
-  const ops = requests.map((r) => workspaceOp(r) as WorkspaceOp);
   try {
+    const ops = requests.map((r) => {
+      const op = workspaceFileOfRequest(r);
+      if (op === undefined) throw new Error(`${r.kind} writes no workspace file`);
+      return op;
+    });
     await env.cli.requireNix();
     const results = await applyWorkspaceOps(env, ops);
     return results.map((result, i) => {

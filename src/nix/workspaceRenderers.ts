@@ -3,8 +3,10 @@
  * overlays/<name>.nix, hosts/<name>/configuration.nix, and the workspace flake.nix that
  * exposes them as nixosModules, overlays and nixosConfigurations.
  */
-import { EffectError } from './failure.js';
-import { isIdentifier, RAW_KEY, renderAttrName, renderAttrPath, renderRaw, renderString, renderValue, RenderError } from './nixValue.js';
+import { posix } from 'node:path';
+import { isIdentifier, RAW_KEY, renderAttrName, renderAttrPath, renderRaw, renderString, renderValue, under } from './nixValue.js';
+import { nixFileLayouts, nixFileTypes, type NixFileLayout, type NixFileType } from '../../machines/index.js';
+import { EffectError, RenderError } from '../errors.js';
 
 /** Names of modules, overlays and configurations (also file names). */
 export const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -38,14 +40,19 @@ function header(kind: string, name: string): string {
   return `# Managed by cim-domain-nix (${kind} ${safe}): written from its events, so edits here are replaced on the next update.`;
 }
 
-/** A reference to another file of the workspace, by resource name, or a `<nixpkgs/…>` path. */
-function fileRef(entry: string, dir: string, what: string): string {
+/**
+ * A reference from a file of type `from` to the file of type `to` named `entry` (by resource
+ * name, the relative path from the layouts), or a `<nixpkgs/…>` path.
+ */
+function fileRef(entry: string, from: NixFileType, to: NixFileType, what: string): string {
   if (/^<[A-Za-z0-9._+-]+(\/[A-Za-z0-9._+-]+)*>$/.test(entry)) return entry;
   if (entry.includes('/') || entry.includes('..')) {
     throw new EffectError('forbidden', `${what} entry '${entry}' is a path; name a module of the workspace or a <nixpkgs/…> path.`);
   }
   if (!RESOURCE_NAME.test(entry)) throw new RenderError(`${what} entry '${entry}' is not a valid name`);
-  return `${dir}/${entry}.nix`;
+  const here = posix.dirname(nixFileLayouts[from].path('x'));
+  const path = posix.relative(here, nixFileLayouts[to].path(entry));
+  return path.startsWith('.') ? path : `./${path}`;
 }
 
 function list(items: string[], indent: string): string {
@@ -59,6 +66,15 @@ export function renderOptionType(type: unknown): string {
   if (typeof type !== 'string') throw new RenderError('an option type must be a string such as "bool" or "listOf str"');
   const words = type.match(/\(|\)|[^\s()]+/g) ?? [];
   if (words.length === 0) throw new RenderError('an option type is empty');
+  // Groups must close in order and hold something: `listOf (str` or `listOf ()` never parse.
+  let depth = 0;
+  for (const [i, w] of words.entries()) {
+    if (w === '(') depth++;
+    if (w === ')') depth--;
+    if (depth < 0) throw new RenderError(`the option type '${type}' closes a ')' it never opened`);
+    if (w === '(' && words[i + 1] === ')') throw new RenderError(`the option type '${type}' has an empty group '()'`);
+  }
+  if (depth !== 0) throw new RenderError(`the option type '${type}' leaves a '(' unclosed`);
   return words
     .map((w) => {
       if (w === '(' || w === ')') return w;
@@ -82,11 +98,11 @@ function renderOption(value: unknown, indent: string): string {
   if (isObject(value) && !isRaw(value) && !isDeclaration(value)) {
     const entries = Object.entries(value);
     if (entries.length === 0) return '{ }';
-    return `{\n${entries.map(([k, v]) => `${inner}${renderAttrName(k)} = ${renderOption(v, inner)};`).join('\n')}\n${indent}}`;
+    return `{\n${entries.map(([k, v]) => `${inner}${renderAttrName(k)} = ${under(k, () => renderOption(v, inner))};`).join('\n')}\n${indent}}`;
   }
   if (!isObject(value) || isRaw(value)) return `lib.mkOption {\n${inner}default = ${renderValue(value, inner)};\n${indent}}`;
   const lines = Object.entries(value).map(([k, v]) => {
-    const rendered = k === 'type' ? renderOptionType(v) : renderValue(v, inner);
+    const rendered = under(k, () => (k === 'type' ? renderOptionType(v) : renderValue(v, inner)));
     return `${inner}${renderAttrName(k)} = ${rendered};`;
   });
   return `lib.mkOption {\n${lines.join('\n')}\n${indent}}`;
@@ -96,15 +112,15 @@ function renderOption(value: unknown, indent: string): string {
 export function renderModule(name: string, body: Json): string {
   const options = objectField(body, 'options', 'module');
   const config = objectField(body, 'config', 'module');
-  const imports = stringList(body, 'imports', 'module').map((i) => fileRef(i, '.', 'module.imports'));
+  const imports = under('imports', () => stringList(body, 'imports', 'module').map((i, n) => under(n, () => fileRef(i, 'module', 'module', 'module.imports'))));
   const sections: string[] = [];
   if (imports.length > 0) sections.push(`  imports = ${list(imports, '  ')};`);
   const optionEntries = Object.entries(options);
   if (optionEntries.length > 0) {
-    const lines = optionEntries.map(([k, v]) => `    ${renderAttrPath(k)} = ${renderOption(v, '    ')};`);
+    const lines = optionEntries.map(([k, v]) => `    ${renderAttrPath(k)} = ${under('options', () => under(k, () => renderOption(v, '    ')))};`);
     sections.push(`  options = {\n${lines.join('\n')}\n  };`);
   }
-  sections.push(`  config = ${renderValue(config, '  ', { pathKeys: true })};`);
+  sections.push(`  config = ${under('config', () => renderValue(config, '  ', { pathKeys: true }))};`);
   return `${header('module', name)}\n{ config, lib, pkgs, ... }:\n\n{\n${sections.join('\n\n')}\n}\n`;
 }
 
@@ -113,16 +129,21 @@ export function renderOverlay(name: string, body: Json): string {
   const overrides = objectField(body, 'overrides', 'overlay');
   const additions = objectField(body, 'additions', 'overlay');
   const clash = Object.keys(overrides).find((k) => k in additions);
-  if (clash !== undefined) throw new RenderError(`'${clash}' is both an addition and an override of the overlay; keep one`);
+  if (clash !== undefined) {
+    const error = new RenderError(`'${clash}' is both an addition and an override of the overlay; keep one`);
+    error.path.push('overrides', clash);
+    throw error;
+  }
   const lines: string[] = [];
-  for (const [pkg, value] of Object.entries(additions)) lines.push(`  ${renderAttrName(pkg)} = ${renderValue(value, '  ')};`);
+  for (const [pkg, value] of Object.entries(additions)) lines.push(`  ${renderAttrName(pkg)} = ${under('additions', () => under(pkg, () => renderValue(value, '  ')))};`);
   for (const [pkg, value] of Object.entries(overrides)) {
     const attr = renderAttrName(pkg);
+    const rendered = under('overrides', () => under(pkg, () => renderValue(value, '  ')));
     if (isObject(value) && !isRaw(value)) {
       const prev = isIdentifier(pkg) ? `prev.${pkg}` : `prev.${renderString(pkg)}`;
-      lines.push(`  ${attr} = ${prev}.overrideAttrs (old: ${renderValue(value, '  ')});`);
+      lines.push(`  ${attr} = ${prev}.overrideAttrs (old: ${rendered});`);
     } else {
-      lines.push(`  ${attr} = ${renderValue(value, '  ')};`);
+      lines.push(`  ${attr} = ${rendered};`);
     }
   }
   const set = lines.length === 0 ? '{ }' : `{\n${lines.join('\n')}\n}`;
@@ -133,10 +154,16 @@ export function renderOverlay(name: string, body: Json): string {
 export function renderConfiguration(name: string, body: Json): string {
   const what = 'configuration';
   const system = typeof body.system === 'string' ? body.system : 'x86_64-linux';
-  if (typeof body.hostname !== 'string' || body.hostname === '') throw new RenderError('configuration.hostname must be a host name');
-  const modules = stringList(body, 'modules', what).map((m) => fileRef(m, '../../modules', 'configuration.modules'));
-  const overlays = stringList(body, 'overlays', what).map((o) => `(import ${fileRef(o, '../../overlays', 'configuration.overlays')})`);
-  const packages = stringList(body, 'packages', what).map((p) => `pkgs.${renderAttrPath(p)}`);
+  if (typeof body.hostname !== 'string' || body.hostname === '') {
+    const error = new RenderError('configuration.hostname must be a host name');
+    error.path.push('hostname');
+    throw error;
+  }
+  const modules = under('modules', () => stringList(body, 'modules', what).map((m, i) => under(i, () => fileRef(m, 'configuration', 'module', 'configuration.modules'))));
+  const overlays = under('overlays', () =>
+    stringList(body, 'overlays', what).map((o, i) => under(i, () => `(import ${fileRef(o, 'configuration', 'overlay', 'configuration.overlays')})`)),
+  );
+  const packages = under('packages', () => stringList(body, 'packages', what).map((p, i) => under(i, () => `pkgs.${renderAttrPath(p)}`)));
   const specialisations = objectField(body, 'specialisations', what);
 
   const sections: string[] = [];
@@ -150,31 +177,42 @@ export function renderConfiguration(name: string, body: Json): string {
   if (specs.length > 0) {
     const lines = specs.map(([spec, value]) => {
       if (!isObject(value)) throw new RenderError(`configuration.specialisations.${spec} must be an object of options`);
-      return `    ${renderAttrName(spec)}.configuration = ${renderValue(value, '    ', { pathKeys: true })};`;
+      return `    ${renderAttrName(spec)}.configuration = ${under('specialisations', () => under(spec, () => renderValue(value, '    ', { pathKeys: true })))};`;
     });
     sections.push(`  specialisation = {\n${lines.join('\n')}\n  };`);
   }
   return `${header('configuration', name)}\n{ config, lib, pkgs, ... }:\n\n{\n${sections.join('\n\n')}\n}\n`;
 }
 
-export interface WorkspaceContents {
-  modules: string[];
-  overlays: string[];
-  hosts: string[];
-}
+/** The renderer of each type of Nix file the workspace holds: its name and JSON body to the file's text. */
+export const fileRenderers: Readonly<Record<NixFileType, (name: string, body: Json) => string>> = {
+  module: renderModule,
+  overlay: renderOverlay,
+  configuration: renderConfiguration,
+};
+
+/** The names of the files of each type found in the workspace, sorted. */
+export type WorkspaceContents = Readonly<Record<NixFileType, readonly string[]>>;
 
 function section(name: string, entries: string[]): string {
   if (entries.length === 0) return `    ${name} = { };`;
   return `    ${name} = {\n${entries.map((e) => `      ${e}`).join('\n')}\n    };`;
 }
 
-/** The workspace flake.nix exposing every module, overlay and configuration. */
+/** How each output of the workspace flake takes one file (a path relative to the flake). */
+const flakeEntry: Readonly<Record<NixFileLayout['flakeOutput'], (file: string) => string>> = {
+  nixosModules: (file) => `./${file}`,
+  overlays: (file) => `import ./${file}`,
+  nixosConfigurations: (file) => `nixpkgs.lib.nixosSystem {\n        modules = [ ./${file} ];\n      }`,
+};
+
+/** The workspace flake.nix exposing every module, overlay and configuration, each under its layout's flake output. */
 export function renderWorkspaceFlake(contents: WorkspaceContents): string {
-  const modules = contents.modules.map((m) => `${renderAttrName(m)} = ./modules/${m}.nix;`);
-  const overlays = contents.overlays.map((o) => `${renderAttrName(o)} = import ./overlays/${o}.nix;`);
-  const hosts = contents.hosts.map(
-    (h) => `${renderAttrName(h)} = nixpkgs.lib.nixosSystem {\n        modules = [ ./hosts/${h}/configuration.nix ];\n      };`,
-  );
+  const sections = nixFileTypes.map((type) => {
+    const layout: NixFileLayout = nixFileLayouts[type];
+    const entries = contents[type].map((name) => `${renderAttrName(name)} = ${flakeEntry[layout.flakeOutput](layout.path(name))};`);
+    return section(layout.flakeOutput, entries);
+  });
   return [
     '# Managed by cim-domain-nix: regenerated whenever a module, overlay or configuration changes.',
     '{',
@@ -183,11 +221,7 @@ export function renderWorkspaceFlake(contents: WorkspaceContents): string {
     '  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";',
     '',
     '  outputs = { self, nixpkgs }: {',
-    section('nixosModules', modules),
-    '',
-    section('overlays', overlays),
-    '',
-    section('nixosConfigurations', hosts),
+    sections.join('\n\n'),
     '  };',
     '}',
     '',

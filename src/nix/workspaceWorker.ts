@@ -20,6 +20,7 @@ const env: EffectEnv = {
   activationEnabled: false,
   nixosMarker: '',
   nixosRebuildBin: '',
+  policy: { workspace: data.workspace, defaultCacheUrl: '', allowRemoteBuilds: false },
 };
 
 parentPort?.on('message', (request: WorkspaceThreadRequest) => {

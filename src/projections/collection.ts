@@ -53,6 +53,11 @@ export class Collection<R> {
     return this.entries.get(id)?.record;
   }
 
+  /** Every record, in no particular order. */
+  *records(): IterableIterator<R> {
+    for (const entry of this.entries.values()) yield entry.record;
+  }
+
   /** Add a record under its natural key (which never changes for an ID), or replace it. */
   put(id: string, naturalKey: string, record: R): void {
     const existing = this.entries.get(id);

@@ -4,15 +4,15 @@
  * them), report ready once read up to the stream's last sequence at start, and stay current
  * while the service runs. Every start returns a stop.
  */
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { Subjects } from '../domain/subjects.js';
-import { startEventFeed } from '../messaging/eventFeed.js';
+import type { EventLog } from '../store/index.js';
+import type { KindProjection } from './kindProjection.js';
 import { ReadModels } from './readModels.js';
 
 export { ReadModels, type ReadModelsStats, type WaitOutcome } from './readModels.js';
-export { runQuery, type QueryOutcome } from './queries.js';
-export { queryPayloadSchemas, canonicalQuery, type QueryName } from './querySchemas.js';
+export { prepareQuery, runQuery, type PreparedQuery, type QueryOutcome } from './queries.js';
+export { desiredWorkspace, type DesiredFile } from './workspaceState.js';
+export type { KindModel, KindProjection, QueryRun, RecordedFile } from './kindProjection.js';
 
 export interface RunningProjections {
   readonly models: ReadModels;
@@ -23,13 +23,10 @@ export interface RunningProjections {
  * Create the read models and start feeding them. Resolves once the feed runs (not once
  * caught up: queries that arrive before wait for {@link ReadModels.waitFor}).
  */
-export async function startProjections(deps: { nc: NatsConnection; subjects: Subjects; logger: Logger }): Promise<RunningProjections> {
+export async function startProjections(deps: { log: EventLog; kinds: readonly KindProjection[]; logger: Logger }): Promise<RunningProjections> {
   const logger = deps.logger.child({ component: 'projections' });
-  const models = new ReadModels(logger);
-  const feed = await startEventFeed({
-    nc: deps.nc,
-    subjects: deps.subjects,
-    logger,
+  const models = new ReadModels(deps.kinds, logger);
+  const feed = await deps.log.follow({
     afterSeq: 0,
     onEvent: (stored) => models.apply(stored),
     onUnreadable: (seq, reason) => models.unreadable(seq, reason),

@@ -6,11 +6,8 @@
  */
 import type { Logger } from 'pino';
 import { aggregateKinds, factOfEventType, registry, type AggregateKind } from '../../machines/index.js';
-import { ConfigModel } from './configs.js';
 import { compileFactCheck } from './factCheck.js';
-import { FlakeModel } from './flakes.js';
-import { PackageModel } from './packages.js';
-import { ResourceModel } from './resources.js';
+import type { KindModel, KindProjection } from './kindProjection.js';
 import type { FeedEvent } from './views.js';
 
 export type ReadModelsState = 'starting' | 'catching_up' | 'ready' | 'stopped';
@@ -48,11 +45,9 @@ for (const kind of aggregateKinds) {
 }
 
 export class ReadModels {
-  readonly flakes = new FlakeModel();
-  readonly packages = new PackageModel();
-  readonly modules = new ResourceModel('module');
-  readonly overlays = new ResourceModel('overlay');
-  readonly configs = new ConfigModel();
+  /** Each kind's model, fed by the kind's projection (src/aggregates/<kind>.ts). */
+  private readonly models = new Map<string, KindModel>();
+  private readonly projections = new Map<string, KindProjection>();
 
   private status: ReadModelsState = 'starting';
   private lastSeq = 0;
@@ -66,7 +61,15 @@ export class ReadModels {
   private readonly untilReady = new Set<Waiter>();
   private readonly readyListeners = new Set<() => void>();
 
-  constructor(private readonly logger?: Logger) {}
+  constructor(
+    kinds: readonly KindProjection[],
+    private readonly logger?: Logger,
+  ) {
+    for (const k of kinds) {
+      this.projections.set(k.kind, k);
+      this.models.set(k.kind, k.model());
+    }
+  }
 
   get state(): ReadModelsState {
     return this.status;
@@ -80,26 +83,29 @@ export class ReadModels {
     return this.lastSeq;
   }
 
-  /** The model of an aggregate kind. */
-  model(kind: AggregateKind): FlakeModel | PackageModel | ResourceModel | ConfigModel {
-    switch (kind) {
-      case 'flake':
-        return this.flakes;
-      case 'package':
-        return this.packages;
-      case 'module':
-        return this.modules;
-      case 'overlay':
-        return this.overlays;
-      case 'config':
-        return this.configs;
-    }
+  /** The model of an aggregate kind (typed by its projection's file). */
+  of<M extends KindModel = KindModel>(kind: AggregateKind): M {
+    const model = this.models.get(kind);
+    if (!model) throw new Error(`no read model of ${kind}: its projection was not given to ReadModels`);
+    return model as M;
+  }
+
+  /** The projection of an aggregate kind (its queries, its files). */
+  projection(kind: AggregateKind): KindProjection {
+    const p = this.projections.get(kind);
+    if (!p) throw new Error(`no projection of ${kind}`);
+    return p;
+  }
+
+  /** Every kind's projection with its model. */
+  *kinds(): IterableIterator<{ projection: KindProjection; model: KindModel }> {
+    for (const [kind, projection] of this.projections) yield { projection, model: this.models.get(kind)! };
   }
 
   /** The version of aggregate `id` in the read models (0 when unknown), whatever its kind. */
   version(id: string): number {
-    for (const kind of aggregateKinds) {
-      const v = this.model(kind).version(id);
+    for (const model of this.models.values()) {
+      const v = model.version(id);
       if (v > 0) return v;
     }
     return 0;
@@ -124,8 +130,9 @@ export class ReadModels {
     const check = fact.startsWith(`${kind}.`) ? factChecks.get(fact) : undefined;
     let placed = false;
     if (check && typeof event.aggregate_id === 'string' && Number.isInteger(event.sequence) && typeof event.occurred_at === 'string') {
-      const model = this.model(kind);
-      if (event.sequence <= model.version(event.aggregate_id)) {
+      const model = this.models.get(kind);
+      if (!model) placed = false;
+      else if (event.sequence <= model.version(event.aggregate_id)) {
         placed = true; // a duplicate of an event already applied: nothing to do
       } else {
         // The payload fields sit beside the envelope's; the models read only the fact's own.
@@ -212,13 +219,7 @@ export class ReadModels {
       applied: this.applied,
       skipped: this.skipped,
       catch_up: this.caughtUp,
-      records: {
-        flake: this.flakes.records.size,
-        package: this.packages.records.size,
-        module: this.modules.records.size,
-        overlay: this.overlays.records.size,
-        config: this.configs.records.size,
-      },
+      records: Object.fromEntries([...this.models].map(([kind, model]) => [kind, model.records.size])) as Record<AggregateKind, number>,
     };
   }
 

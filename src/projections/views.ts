@@ -3,7 +3,9 @@
  * event as the projections receive it. Every record carries `version` (the aggregate's
  * sequence after the last event applied) and RFC 3339 times taken from the events.
  */
-import type { LockedInput } from '../../machines/index.js';
+import { ConfigStates, HistoryKinds, PackageStates, ResourceStates, type LockedInput } from '../../machines/index.js';
+
+export { ConfigStates, HistoryKinds, PackageStates, ResourceStates };
 import type { DomainEvent } from '../domain/events.js';
 
 /** A stored event, in stream order. */
@@ -52,7 +54,6 @@ export interface FlakeView {
   updated_at: string;
 }
 
-export const PackageStates = ['building', 'built', 'failed', 'cached'] as const;
 export type PackageState = (typeof PackageStates)[number];
 
 /** One build of a package, from `build_started` to `built` or `build_failed`. */
@@ -113,7 +114,6 @@ export interface BuildStats {
   last_failure_at: string | null;
 }
 
-export const ResourceStates = ['active', 'deleted'] as const;
 export type ResourceState = (typeof ResourceStates)[number];
 
 /** A module or an overlay. The body field is `module` or `overlay`, the ID field `<kind>_id`. */
@@ -133,7 +133,6 @@ export interface ResourceView {
   deleted_at: string | null;
 }
 
-export const ConfigStates = ['created', 'activated', 'boot_ready', 'testing'] as const;
 export type ConfigState = (typeof ConfigStates)[number];
 
 export interface ActivationView {
@@ -162,7 +161,6 @@ export interface ConfigView {
   updated_at: string;
 }
 
-export const HistoryKinds = ['activated', 'activation_failed', 'rolled_back'] as const;
 export type HistoryKind = (typeof HistoryKinds)[number];
 
 /** One entry of `config.get_history`. */

@@ -9,95 +9,59 @@
  * starts an actor from it again, without reading the store (see `sleep`).
  */
 import type { AnyActor, Snapshot } from 'xstate';
-import type { Logger } from 'pino';
 import { registry, type AggregateKind, type EffectOutcome, type EffectRequest, type MachineSignal } from '../../machines/index.js';
 import type { DomainEvent } from '../domain/events.js';
 import { eventIdentity, type Identity } from '../domain/identity.js';
 import type { OkReply } from '../domain/replies.js';
 import { ConflictError, DomainError, InternalError, InvalidTransitionError, UnavailableError, ensureError, toErrorReply } from '../errors.js';
-import type { AppendRequest, StoredEvent } from '../messaging/eventStore.js';
-import type { PublishedEvent } from '../messaging/eventPublisher.js';
-import type { AggregateSnapshot } from '../messaging/stateStore.js';
+import type { AggregateSnapshot, AppendRequest, StoredEvent } from '../store/index.js';
+import { backoff, sleep } from '../time/clock.js';
+import { AggregateEffects } from './aggregateEffects.js';
 import { CommandLedger, type LedgerEntry, type LedgerRecord, type Reply, type Respond } from './commandLedger.js';
 import { rehydrate, startAggregateActor } from './rehydrate.js';
+import type { CommandWork, DropReason, Refusal, SlotHost } from './slotHost.js';
 
 export type { Reply, Respond } from './commandLedger.js';
-
-/** A routed command for this aggregate. */
-export interface CommandWork {
-  type: 'command';
-  event: { type: string } & Record<string, unknown>;
-  identity: Identity;
-  respond: Respond;
-}
+export type { CommandWork, DropReason, Refusal, SlotHost, SlotInspector } from './slotHost.js';
 
 interface OutcomeWork {
   type: 'outcome';
   outcome: EffectOutcome;
 }
 
-type Work = CommandWork | OutcomeWork;
-
-/** What the slot needs from the rest of the service. */
-export interface SlotHost {
-  readonly logger: Logger;
-  readonly domain: string;
-  /** Take a snapshot every N events (0 = never). */
-  readonly snapshotEvery: number;
-  read(kind: AggregateKind, id: string, afterSeq: number): Promise<StoredEvent[]>;
-  /** Store now, publish on the seed subjects when `publish()` is called (right before the reply). */
-  storeDeferred(events: AppendRequest[]): Promise<{ events: PublishedEvent[]; publish: () => void }>;
-  runEffect(request: EffectRequest, ctx: { aggregate: AggregateKind; id: string; signal: AbortSignal }): Promise<EffectOutcome>;
-  /** Resolves once the scheduled effects of an aggregate so far are done (awaited effects wait for it). */
-  scheduledSettled?(kind: AggregateKind, id: string): Promise<void>;
-  /** Run a scheduled (not awaited) effect; defaults to runEffect. Lets the host batch them. */
-  scheduleEffect?(request: EffectRequest, ctx: { aggregate: AggregateKind; id: string; signal: AbortSignal }): Promise<EffectOutcome>;
-  loadSnapshot?(kind: AggregateKind, id: string): Promise<AggregateSnapshot | undefined>;
-  saveSnapshot?(snapshot: AggregateSnapshot): Promise<void>;
-  /** Dead letters of an aggregate must be stored before it takes new commands. */
-  hasDeadLetters?(kind: AggregateKind, id: string): boolean;
-  flushDeadLetters?(kind: AggregateKind, id: string): Promise<void>;
-  /** A scheduled (detached) effect failed: nobody waits for it, so the host reports it. */
-  onScheduledFailure?(kind: AggregateKind, id: string, outcome: EffectOutcome, cause: Identity): void;
-  /** Inspection (the inspector's stream): told of the actor's life, the command being handled, stored events and replies. */
-  inspector?: SlotInspector;
-  /** Called when the aggregate becomes resident (rebuilt from the store) or leaves memory (for the live count). */
-  onLoaded?(slot: AggregateSlot, loaded: boolean): void;
-  /** Called when the slot's actor starts (loaded or woken) or stops (asleep, passivated, dropped). */
-  onAwake?(slot: AggregateSlot, awake: boolean): void;
-  /** Called when the mailbox is empty again (the slot may be put to sleep now). */
-  onIdle?(slot: AggregateSlot): void;
+/** Become resident without a command (a new owner settles an aggregate left waiting for an effect). */
+interface LoadWork {
+  type: 'load';
 }
 
-/** What the slots tell the inspection hub (src/inspection implements it). */
-export interface SlotInspector {
-  /** The actor was (re)built; from now on its inspection events are watched. */
-  attached(kind: AggregateKind, id: string, actor: AnyActor, info: { replayed: number; fromSnapshot: boolean }): void;
-  dropped(kind: AggregateKind, id: string, reason: DropReason): void;
-  /** The identity of the command (or effect) whose event is being sent now; undefined after. */
-  sending(cause: Identity | undefined): void;
-  stored(kind: AggregateKind, id: string, events: readonly { event: DomainEvent; subject: string }[]): void;
-  replied(kind: AggregateKind, id: string, command: string, cause: Identity, reply: Reply): void;
-}
+type Work = CommandWork | OutcomeWork | LoadWork;
 
-/** Why an actor stopped: asleep keeps the aggregate resident as its persisted snapshot. */
-export type DropReason = 'passivated' | 'shutdown' | 'reloaded' | 'asleep';
-
+/** The effect an aggregate waits for, and the commands waiting with it. */
 interface RunningEffect {
   request: EffectRequest;
   identity: Identity;
   entries: LedgerEntry[];
 }
 
+/** How often a command is decided again after another writer changed its aggregate. */
 const CONFLICT_RETRIES = 5;
+/** The wait between those attempts (the service's one back-off). */
+const conflictBackoff = backoff({ initialMs: 2, maxMs: 50 });
 
-const NOTHING_TO_PUBLISH = (): void => undefined;
+function refusalReply(r: Refusal): Reply {
+  return r.details === undefined ? { status: 'error', code: r.code, message: r.message } : { status: 'error', code: r.code, message: r.message, details: r.details };
+}
 
 /**
- * The signal of scheduled effects: the host owns them (it coalesces them and flushes them at
- * shutdown), so they are not aborted per aggregate and need no controller of their own.
+ * JetStream's duplicate key of one stored fact. The window is the whole stream's, so the key
+ * names the aggregate too: a message id that another aggregate's command already used never
+ * makes this command's event look stored (it would be answered `ok` and not be there).
  */
-const SCHEDULED_SIGNAL = new AbortController().signal;
+export function dedupKey(aggregateId: string, commandId: string, sequence: number): string {
+  return `${aggregateId}:${commandId}:${sequence}`;
+}
+
+const NOTHING_TO_PUBLISH = (): void => undefined;
 
 export class AggregateSlot {
   private actor: AnyActor | undefined;
@@ -109,30 +73,27 @@ export class AggregateSlot {
   private running = false;
   private readonly ledger = new CommandLedger();
   private effect: RunningEffect | undefined;
-  /** Effects of this aggregate run one after another, in the order they were asked for. */
-  private effectChain: Promise<unknown> | undefined;
-  private effectsInFlight = 0;
-  /** Created with the first awaited effect (most aggregates never run one). */
-  private abort: AbortController | undefined;
-  private stopped = false;
+  private readonly effects: AggregateEffects;
   private signals: MachineSignal[] = [];
-  /** Last time a command touched this aggregate (ms since epoch). */
-  lastUsed = Date.now();
+  /** Last time a command touched this aggregate (on the host's clock). */
+  lastUsed: number;
 
   constructor(
     readonly kind: AggregateKind,
     readonly id: string,
     private readonly host: SlotHost,
-  ) {}
+  ) {
+    this.effects = new AggregateEffects(kind, id, host);
+    this.lastUsed = host.clock.now();
+  }
 
   /** Queue work; the mailbox handles one item at a time. */
   enqueue(work: Work): void {
     this.queue.push(work);
-    this.lastUsed = Date.now();
+    this.lastUsed = this.host.clock.now();
     if (this.running) return;
     this.running = true;
-    // Not synchronously: the supervisor delivers from inside an XState action, and an actor
-    // must not be driven from within another actor's action.
+    // Not synchronously: an actor must not be driven from within another actor's action.
     queueMicrotask(() => void this.drain());
   }
 
@@ -148,7 +109,7 @@ export class AggregateSlot {
 
   /** True while work is queued or being handled, or effects run: not safe to passivate. */
   get busy(): boolean {
-    return this.running || this.queue.length > 0 || this.effect !== undefined || this.effectsInFlight > 0;
+    return this.running || this.queue.length > 0 || this.effect !== undefined || this.effects.busy;
   }
 
   /** The aggregate's current state and context (undefined when not resident). */
@@ -163,9 +124,7 @@ export class AggregateSlot {
    * a waiting state (its effect is running). Returns whether it fell asleep.
    */
   sleep(): boolean {
-    if (!this.actor || this.busy) return false;
-    const ctx = (this.actor.getSnapshot() as { context?: { pending_effect?: unknown } }).context;
-    if (ctx?.pending_effect) return false;
+    if (!this.actor || this.busy || this.pendingEffect()) return false;
     const persisted = this.actor.getPersistedSnapshot();
     this.stopActor('asleep');
     this.asleep = persisted;
@@ -180,9 +139,18 @@ export class AggregateSlot {
 
   /** Stop the actor and abort running effects (shutdown). */
   stop(): void {
-    this.stopped = true;
-    this.abort?.abort();
+    this.effects.stop();
     this.dropActor('shutdown');
+  }
+
+  /** Write a snapshot now, if the aggregate is awake and not waiting (a handoff does this); resolves once saved. */
+  snapshotNow(): Promise<void> {
+    return this.maybeSnapshot(true) ?? Promise.resolve();
+  }
+
+  /** Become resident now, without a command: a waiting state's effect starts again. */
+  ensureLoaded(): void {
+    this.enqueue({ type: 'load' });
   }
 
   private async drain(): Promise<void> {
@@ -191,7 +159,8 @@ export class AggregateSlot {
       while ((work = this.queue.shift()) !== undefined) {
         try {
           if (work.type === 'command') await this.handleCommand(work);
-          else await this.handleOutcome(work);
+          else if (work.type === 'outcome') await this.handleOutcome(work);
+          else if (!this.actor && !this.asleep) await this.load();
         } catch (e) {
           this.host.logger.error({ err: ensureError(e), aggregate_id: this.id, aggregate_type: this.kind }, 'aggregate work failed');
           this.dropActor();
@@ -200,47 +169,50 @@ export class AggregateSlot {
       }
     } finally {
       this.running = false;
-      this.host.onIdle?.(this);
+      if (!this.busy) this.host.onIdle?.(this);
     }
   }
 
+  /**
+   * One command, top to bottom (the shape of emmett's handleCommand): a retry is answered from
+   * the ledger; dead letters are stored first; the aggregate is loaded; the machine decides;
+   * input that cannot be rendered is refused; the facts are appended with the expected last
+   * sequence; on a conflict the aggregate is reloaded and decides again after a back-off;
+   * then the command is concluded (events published, reply, effects, snapshot).
+   */
   private async handleCommand(work: CommandWork): Promise<void> {
     const { identity } = work;
-    if (this.ledger.answer(identity.message_id, work.respond)) return;
-    if (this.host.hasDeadLetters?.(this.kind, this.id)) {
-      await this.host.flushDeadLetters?.(this.kind, this.id);
-      if (this.host.hasDeadLetters(this.kind, this.id)) {
-        work.respond(
-          toErrorReply(
-            new UnavailableError(
-              `${this.kind} ${this.id} has events waiting to be stored (NATS was away); send the command again once the event store answers`,
-            ),
-          ),
-        );
-        return;
+    const respond = this.replyTo(work);
+    if (this.ledger.answer(identity.message_id, respond)) return;
+    if (this.host.hasDeadLetters?.(this.kind, this.id) && !(await this.storeDeadLetters(respond))) return;
+    for (let attempt = 1; ; attempt++) {
+      if (this.asleep) this.wake();
+      if (!this.actor) {
+        await this.load();
+        if (this.ledger.answer(identity.message_id, respond)) return;
       }
-      this.dropActor(); // the stored dead letters are part of its history now
-    }
-    if (this.asleep) this.wake();
-    if (!this.actor) {
-      await this.load();
-      if (this.ledger.answer(identity.message_id, work.respond)) return;
-    }
-    for (let attempt = 0; ; attempt++) {
       const before = this.version();
       const signals = this.send(work.event, identity);
-      const entry: LedgerEntry = { identity, events: [], waiters: [work.respond] };
+      const entry: LedgerEntry = { identity, events: [], waiters: [respond] };
+      const checked = this.checkScheduled(signals);
+      const refused = checked instanceof Promise ? await checked : checked;
+      if (refused) {
+        // Nothing is stored: the decision is undone (the next command rebuilds the actor).
+        this.dropActor();
+        this.ledger.remember(entry);
+        return CommandLedger.finish(entry, refused);
+      }
       let publishSeeds: () => void;
       try {
-        publishSeeds = await this.persistFacts(signals, identity, entry);
+        publishSeeds = await this.persistFacts(signals, identity, entry, 'command');
       } catch (e) {
-        if (e instanceof ConflictError && attempt < CONFLICT_RETRIES) {
+        this.dropActor();
+        if (e instanceof ConflictError) this.host.onConflict?.(this);
+        if (e instanceof ConflictError && attempt <= CONFLICT_RETRIES) {
           this.host.logger.info({ aggregate_id: this.id, correlation_id: identity.correlation_id, attempt }, 'concurrent writer: reloading and deciding again');
-          await this.load();
-          if (this.ledger.answer(identity.message_id, work.respond)) return;
+          await sleep(this.host.clock, conflictBackoff.delay(attempt));
           continue;
         }
-        this.dropActor();
         // A transient failure is not the command's answer for ever: a retry decides again.
         if (e instanceof DomainError && !e.transient) this.ledger.remember(entry);
         return CommandLedger.finish(entry, toErrorReply(e));
@@ -251,9 +223,55 @@ export class AggregateSlot {
       this.conclude(entry, signals, work.event.type, before);
       // After conclude: the snapshot's ledger must hold this command's reply, or a retry
       // after a rebuild from this snapshot would decide the command again.
-      this.maybeSnapshot();
+      void this.maybeSnapshot();
       return;
     }
+  }
+
+  /** The reply of a command, told to the inspector on its way out. */
+  private replyTo(work: CommandWork): Respond {
+    const inspector = this.host.inspector;
+    if (!inspector) return work.respond;
+    return (reply) => {
+      inspector.replied(this.kind, this.id, work.event.type, work.identity, reply);
+      work.respond(reply);
+    };
+  }
+
+  /** Dead letters of this aggregate are stored before it decides anything new; false when they still wait. */
+  private async storeDeadLetters(respond: Respond): Promise<boolean> {
+    await this.host.flushDeadLetters?.(this.kind, this.id);
+    if (this.host.hasDeadLetters?.(this.kind, this.id)) {
+      respond(
+        toErrorReply(
+          new UnavailableError(`${this.kind} ${this.id} has events waiting to be stored (NATS was away); send the command again once the event store answers`),
+        ),
+      );
+      return false;
+    }
+    this.dropActor(); // the stored dead letters are part of its history now
+    return true;
+  }
+
+  /**
+   * The refusal of the first scheduled effect whose file cannot be rendered (SPEC §11: such
+   * input is refused before its fact is stored). Synchronous unless raw Nix must be parsed.
+   */
+  private checkScheduled(signals: MachineSignal[]): Reply | undefined | Promise<Reply | undefined> {
+    const host = this.host;
+    if (!host.checkScheduled) return undefined;
+    const pending: Promise<Refusal | undefined>[] = [];
+    for (const s of signals) {
+      if (s.type !== 'effect.scheduled') continue;
+      const result = host.checkScheduled(s.effect);
+      if (result instanceof Promise) pending.push(result);
+      else if (result) return refusalReply(result);
+    }
+    if (pending.length === 0) return undefined;
+    return Promise.all(pending).then((results) => {
+      const first = results.find((r) => r !== undefined);
+      return first ? refusalReply(first) : undefined;
+    });
   }
 
   /** Decide a command's reply once its facts are stored; start what it asked for. */
@@ -288,15 +306,19 @@ export class AggregateSlot {
     this.effect = undefined;
     if (!effect || !this.actor) {
       this.host.logger.warn({ aggregate_id: this.id, kind: work.outcome.kind }, 'effect outcome for an aggregate that no longer waits for it');
+      // Stopped meanwhile (shutdown, handoff): its callers retry, and whoever holds it then finishes the effect.
+      const stopped = new UnavailableError(`${this.kind} ${this.id} was stopped here before its effect finished; send the command again`);
+      for (const entry of effect?.entries ?? []) CommandLedger.finish(entry, toErrorReply(stopped));
       return;
     }
     const signals = this.send(work.outcome, effect.identity);
     const produced: LedgerEntry = { identity: effect.identity, events: [], waiters: [] };
     let publishSeeds: () => void;
     try {
-      publishSeeds = await this.persistFacts(signals, effect.identity, produced);
+      publishSeeds = await this.persistFacts(signals, effect.identity, produced, 'outcome');
     } catch (e) {
       this.dropActor();
+      if (e instanceof ConflictError) this.host.onConflict?.(this);
       const reply = toErrorReply(e);
       for (const entry of effect.entries) {
         // A transient failure (e.g. a dead letter) is not the command's final answer: a retry
@@ -315,56 +337,25 @@ export class AggregateSlot {
     }
     publishSeeds();
     for (const entry of effect.entries) this.conclude(entry, signals, work.outcome.type, -1);
-    this.maybeSnapshot();
+    void this.maybeSnapshot();
   }
 
   private startEffect(request: EffectRequest, entry: LedgerEntry | undefined, identity = entry?.identity): void {
     this.effect = { request, identity: identity!, entries: entry ? [entry] : [] };
-    void this.chain(request).then((outcome) => this.enqueue({ type: 'outcome', outcome }));
+    void this.effects.run(request).then((outcome) => this.enqueue({ type: 'outcome', outcome }));
   }
 
   private schedule(request: EffectRequest, cause: Identity): void {
-    void this.chain(request, true).then((outcome) => {
+    void this.effects.schedule(request, this.version()).then((outcome) => {
       if (outcome.type === 'effect.failed') this.host.onScheduledFailure?.(this.kind, this.id, outcome, cause);
     });
-  }
-
-  /**
-   * Run an effect; never rejects. Awaited effects run one after another, after the scheduled
-   * ones of the aggregate (a config is written before it is activated). Scheduled effects go
-   * to the host unchained: the host coalesces them per aggregate, newest last.
-   */
-  private chain(request: EffectRequest, scheduled = false): Promise<EffectOutcome> {
-    const failed = (e: unknown): EffectOutcome => ({
-      type: 'effect.failed',
-      kind: request.kind,
-      code: e instanceof DomainError ? e.code : 'internal',
-      message: ensureError(e).message,
-    });
-    if (scheduled && this.host.scheduleEffect) {
-      // Not counted as busy: the host owns scheduled writes (per aggregate, newest last), so
-      // the actor may be passivated meanwhile.
-      return this.host.scheduleEffect(request, { aggregate: this.kind, id: this.id, signal: SCHEDULED_SIGNAL }).catch(failed);
-    }
-    this.abort ??= new AbortController();
-    if (this.stopped) this.abort.abort();
-    const ctx = { aggregate: this.kind, id: this.id, signal: this.abort.signal };
-    this.effectsInFlight++;
-    const run = Promise.all([this.effectChain, this.host.scheduledSettled?.(this.kind, this.id)])
-      .then(() => this.host.runEffect(request, ctx))
-      .catch(failed);
-    this.effectChain = run;
-    void run.finally(() => {
-      this.effectsInFlight--;
-    });
-    return run;
   }
 
   /**
    * Store the facts among `signals` as domain events caused by `cause`. Returns the
    * publication on the seed subjects, for the caller to run right before it replies.
    */
-  private async persistFacts(signals: MachineSignal[], cause: Identity, entry: LedgerEntry): Promise<() => void> {
+  private async persistFacts(signals: MachineSignal[], cause: Identity, entry: LedgerEntry, origin: 'command' | 'outcome'): Promise<() => void> {
     const appends: AppendRequest[] = [];
     const facts = registry[this.kind].facts;
     for (const s of signals) {
@@ -377,12 +368,16 @@ export class AggregateSlot {
         aggregate_type: this.kind,
         aggregate_id: this.id,
         sequence: s.sequence,
-        occurred_at: new Date().toISOString(),
+        occurred_at: new Date(this.host.clock.now()).toISOString(),
         ...s.data,
       };
-      appends.push({ event, fact: s.name, command_id: cause.message_id, expected_last_seq: this.lastStreamSeq, msg_id: `${cause.message_id}:${s.sequence}` });
+      appends.push({ event, fact: s.name, command_id: cause.message_id, expected_last_seq: this.lastStreamSeq, msg_id: dedupKey(this.id, cause.message_id, s.sequence) });
     }
     if (appends.length === 0) return NOTHING_TO_PUBLISH;
+    const may = this.host.mayStore?.(this, origin) ?? true;
+    if (may === false || (may !== true && !(await may))) {
+      throw new UnavailableError(`${this.kind} ${this.id} is served by another instance now (its partition moved); send the command again`);
+    }
     const { events: published, publish } = await this.host.storeDeferred(appends);
     for (let i = 0; i < published.length; i++) {
       const p = published[i]!;
@@ -390,17 +385,19 @@ export class AggregateSlot {
       this.lastStreamSeq = p.stream_seq;
       entry.events.push({ event_type: a.event.event_type, event_id: a.event.identity.message_id, subject: p.subject, sequence: a.event.sequence });
     }
-    this.host.inspector?.stored(this.kind, this.id, published.map((p, i) => ({ event: appends[i]!.event, subject: p.subject })));
+    const inspector = this.host.inspector;
+    // Unwatched, the inspector drops stored records: build them only for a watcher.
+    if (inspector && inspector.watched !== false) inspector.stored(this.kind, this.id, published.map((p, i) => ({ event: appends[i]!.event, subject: p.subject })));
     return publish;
   }
 
-  private maybeSnapshot(): void {
+  /** A snapshot every `snapshotEvery` events (or now, when `force`d), never of a waiting state. */
+  private maybeSnapshot(force = false): Promise<void> | undefined {
     const every = this.host.snapshotEvery;
-    if (!this.host.saveSnapshot || every <= 0 || !this.actor) return;
+    if (!this.host.saveSnapshot || !this.actor || (!force && every <= 0)) return;
     const version = this.version();
-    if (version - this.snapshotVersion < every) return;
-    const ctx = (this.actor.getSnapshot() as { context: { pending_effect?: unknown } }).context;
-    if (ctx.pending_effect) return; // a waiting state is rebuilt from events, never from a snapshot
+    if (force ? version === this.snapshotVersion : version - this.snapshotVersion < every) return;
+    if (this.pendingEffect()) return; // a waiting state is rebuilt from events, never from a snapshot
     this.snapshotVersion = version;
     const snapshot: AggregateSnapshot = {
       kind: this.kind,
@@ -410,9 +407,9 @@ export class AggregateSlot {
       version,
       persisted: this.actor.getPersistedSnapshot(),
       ledger: this.ledger.records(),
-      taken_at: new Date().toISOString(),
+      taken_at: new Date(this.host.clock.now()).toISOString(),
     };
-    this.host.saveSnapshot(snapshot).catch((e: unknown) => this.host.logger.warn({ err: ensureError(e), aggregate_id: this.id }, 'snapshot not saved'));
+    return this.host.saveSnapshot(snapshot).catch((e: unknown) => this.host.logger.warn({ err: ensureError(e), aggregate_id: this.id }, 'snapshot not saved'));
   }
 
   private okReply(entry: LedgerEntry): OkReply {
@@ -449,6 +446,11 @@ export class AggregateSlot {
     return ctx?.version ?? 0;
   }
 
+  /** The effect the machine waits for (a durable waiting state), if any. */
+  private pendingEffect(): EffectRequest | null | undefined {
+    return (this.actor?.getSnapshot() as { context?: { pending_effect?: EffectRequest | null } } | undefined)?.context?.pending_effect;
+  }
+
   private invalidTransition(commandType: string): DomainError {
     const snap = this.actor!.getSnapshot() as { value: unknown; _nodes?: Array<{ ownEvents?: string[] }> };
     const accepted = new Set<string>();
@@ -482,14 +484,14 @@ export class AggregateSlot {
     this.snapshotVersion = result.snapshotVersion;
     if (result.ledger.length) this.ledger.restore(result.ledger as LedgerRecord[]);
     const facts = registry[this.kind].facts;
-    this.ledger.replay(result.events, this.host.domain, (f) => facts[f]?.final !== false, (entry) => this.okReply(entry));
+    this.ledger.replay(result.events, (f) => this.host.subjects.event(f), (f) => facts[f]?.final !== false, (entry) => this.okReply(entry));
     this.host.onLoaded?.(this, true);
     this.resumePendingEffect(result.events);
   }
 
   /** A durable waiting state (e.g. building) survives a restart: start its effect again. */
   private resumePendingEffect(events: StoredEvent[]): void {
-    const pending = (this.actor!.getSnapshot() as { context?: { pending_effect?: EffectRequest | null } }).context?.pending_effect;
+    const pending = this.pendingEffect();
     if (!pending || this.effect) return;
     const last = events.at(-1);
     const commandId = last?.command_id ?? this.id;

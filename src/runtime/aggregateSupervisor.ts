@@ -1,21 +1,25 @@
 /**
- * The aggregate supervisor at run time: the supervisor machine decides what happens to a
- * command (route, hold while NATS is away, refuse while draining); its `routeCommand`
- * action is this keyed registry, which creates one slot (one actor) per `(kind, id)` on
- * first use, never two, and delivers in arrival order.
+ * The aggregate supervisor at run time: the keyed registry of aggregate slots (one actor per
+ * `(kind, id)` on first use, never two), delivering in arrival order. The supervisor machine
+ * decides the mode and every command takes one path through {@link AggregateSupervisor.route}:
+ * `running` delivers, `paused` holds (NATS is away; held commands are delivered on resume),
+ * `draining` and `stopped` refuse.
  */
-import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import { createActor, type Actor } from 'xstate';
 import { supervisorMachine, type AggregateKind } from '../../machines/index.js';
 import { UnavailableError, toErrorReply } from '../errors.js';
-import { AggregateSlot, type CommandWork, type SlotHost } from './aggregateSlot.js';
+import { every } from '../time/clock.js';
+import { AggregateSlot } from './aggregateSlot.js';
+import type { CommandWork, SlotHost, SlotRef } from './slotHost.js';
 
 /** A command on its way to an aggregate. */
 export interface RoutedCommand {
-  key: string;
   kind: AggregateKind;
   id: string;
   work: CommandWork;
 }
+
+const keyOf = (kind: AggregateKind, id: string): string => `${kind}:${id}`;
 
 export class AggregateSupervisor {
   private readonly slots = new Map<string, AggregateSlot>();
@@ -23,84 +27,83 @@ export class AggregateSupervisor {
   private readonly awakeSlots = new Map<string, AggregateSlot>();
   private held: RoutedCommand[] = [];
   private live = 0;
+  /** Resolves `drain` once the last busy slot is idle. */
+  private idleWaiter: (() => void) | undefined;
   readonly actor: Actor<typeof supervisorMachine>;
+  private readonly host: SlotHost;
+  /** Commands delivered, held and refused, for health. */
+  readonly counts = { routed: 0, held: 0, refused: 0 };
 
-  constructor(host: SlotHost, inspect?: Observer<InspectionEvent>) {
-    const slotHost: SlotHost = {
+  /** The resident cap enforced on delivery (set by the service from its configuration). */
+  residentCap = Number.POSITIVE_INFINITY;
+  /** At most this many running actors; idle ones beyond it sleep (set by the service). */
+  awakeCap = Number.POSITIVE_INFINITY;
+
+  /**
+   * Several instances (SPEC §9): the partition of an aggregate id, set by the service when it
+   * runs the cluster layer; slots are then indexed by partition for handoffs.
+   */
+  partitionOf: ((id: string) => number) | undefined;
+  private readonly byPartition = new Map<number, Set<string>>();
+  /** Called whenever a slot goes idle (handoffs wait for their partition's slots). */
+  private readonly idleListeners = new Set<() => void>();
+
+  constructor(host: SlotHost) {
+    const slotOf = (ref: SlotRef): AggregateSlot | undefined => this.slots.get(keyOf(ref.kind, ref.id));
+    this.host = {
       ...host,
-      onLoaded: (slot, loaded) => {
+      onLoaded: (ref, loaded) => {
         this.live += loaded ? 1 : -1;
-        if (loaded && this.live > this.residentCap) this.enforceCapSoon();
-        host.onLoaded?.(slot, loaded);
+        if (loaded && this.live > this.residentCap) this.soon('cap', () => this.passivate(Number.POSITIVE_INFINITY, this.residentCap));
+        host.onLoaded?.(ref, loaded);
       },
-      onAwake: (slot, awake) => {
-        const key = `${slot.kind}:${slot.id}`;
-        if (awake) {
+      onAwake: (ref, awake) => {
+        const key = keyOf(ref.kind, ref.id);
+        const slot = slotOf(ref);
+        if (awake && slot) {
           this.awakeSlots.set(key, slot);
-          if (this.awakeSlots.size > this.awakeCap) this.enforceAwakeCapSoon();
+          if (this.awakeSlots.size > this.awakeCap) this.soon('awake', () => this.sleepBeyondCap());
         } else {
           this.awakeSlots.delete(key);
         }
-        host.onAwake?.(slot, awake);
+        host.onAwake?.(ref, awake);
       },
-      onIdle: (slot) => {
-        if (this.awakeSlots.size > this.awakeCap) this.enforceAwakeCapSoon();
-        host.onIdle?.(slot);
+      onIdle: (ref) => {
+        if (this.awakeSlots.size > this.awakeCap) this.soon('awake', () => this.sleepBeyondCap());
+        if (this.idleWaiter && !this.anyBusy()) this.idleWaiter();
+        for (const listener of [...this.idleListeners]) listener();
+        host.onIdle?.(ref);
       },
     };
     const machine = supervisorMachine.provide({
       actions: {
-        routeCommand: (_, { command }) => this.deliver(command as RoutedCommand),
-        holdCommand: (_, { command }) => {
-          this.held.push(command as RoutedCommand);
-        },
         releaseHeld: () => {
           const held = this.held;
           this.held = [];
           for (const c of held) this.deliver(c);
         },
-        refuseCommand: (_, { command }) =>
-          (command as RoutedCommand).work.respond(
-            toErrorReply(new UnavailableError('the service is shutting down; send the command again to another instance or after restart')),
-          ),
       },
     });
-    this.actor = createActor(machine, { id: 'supervisor', ...(inspect ? { inspect } : {}) });
-    this.actor.subscribe({
-      next: (snapshot) => {
-        this.running = snapshot.value === 'running';
-      },
-      error: (err) => host.logger.error({ err }, 'supervisor actor failed'),
-    });
+    this.actor = createActor(machine, { id: 'supervisor', clock: host.clock });
+    this.actor.subscribe({ error: (err) => host.logger.error({ err }, 'supervisor actor failed') });
     this.actor.start();
-    this.host = slotHost;
   }
 
-  private readonly host: SlotHost;
-
-  /** Route a command to its aggregate. */
+  /** Route a command to its aggregate, as the machine's mode says. */
   route(kind: AggregateKind, id: string, work: CommandWork): void {
-    const inspector = this.host.inspector;
-    if (inspector) {
-      const { respond, event, identity } = work;
-      work = {
-        ...work,
-        respond: (reply) => {
-          inspector.replied(kind, id, event.type, identity, reply);
-          respond(reply);
-        },
-      };
+    const command: RoutedCommand = { kind, id, work };
+    switch (this.actor.getSnapshot().value) {
+      case 'running':
+        return this.deliver(command);
+      case 'paused':
+        this.counts.held++;
+        this.held.push(command);
+        return;
+      default:
+        this.counts.refused++;
+        work.respond(toErrorReply(new UnavailableError('the service is shutting down; send the command again to another instance or after restart')));
     }
-    const command: RoutedCommand = { key: `${kind}:${id}`, kind, id, work };
-    // Hot path: while the machine says `running`, routing is its `routeCommand` action with
-    // nothing else to decide, so deliver directly (an XState transition per command cost
-    // ~10 % of a command's CPU). Paused and draining go through the machine.
-    if (this.running) this.deliver(command);
-    else this.actor.send({ type: 'command.route', command });
   }
-
-  /** Mirrors the machine's state: true while it is `running`. */
-  private running = true;
 
   /** Pause intake (NATS away): commands are held, not dropped. */
   pause(reason: string): void {
@@ -115,7 +118,7 @@ export class AggregateSupervisor {
    * Passivate idle aggregates (idle longer than `idleMs`) and, beyond `cap` resident actors,
    * the least recently used ones. Busy aggregates are never passivated.
    */
-  passivate(idleMs: number, cap: number, now = Date.now()): number {
+  passivate(idleMs: number, cap: number, now = this.host.clock.now()): number {
     let passivated = 0;
     for (const [key, slot] of this.slots) {
       const overCap = this.live > cap;
@@ -123,13 +126,87 @@ export class AggregateSupervisor {
       if (slot.busy) continue;
       if (slot.loaded) passivated++;
       slot.passivate();
-      this.slots.delete(key);
+      this.remove(key, slot);
     }
     return passivated;
   }
 
-  private capCheck: NodeJS.Immediate | undefined;
-  private awakeCheck: NodeJS.Immediate | undefined;
+  /** The resident slots of partition `p` (none unless {@link partitionOf} is set). */
+  partitionSlots(p: number): AggregateSlot[] {
+    const out: AggregateSlot[] = [];
+    for (const key of this.byPartition.get(p) ?? []) {
+      const slot = this.slots.get(key);
+      if (slot) out.push(slot);
+    }
+    return out;
+  }
+
+  /**
+   * Hand partition `p` off (its commands already wait for the next owner): wait, bounded on the
+   * clock, until its aggregates are idle (in-flight commands and effects finish), write their
+   * snapshots, passivate them. Aggregates still busy at the bound are stopped (effects aborted;
+   * their callers get `unavailable` and retry at the next owner). Returns the counts.
+   */
+  async releasePartition(p: number, timeoutMs: number): Promise<{ aggregates: number; stopped: number }> {
+    const busy = (): boolean => this.partitionSlots(p).some((s) => s.busy);
+    if (busy()) await this.whenIdle(() => !busy(), timeoutMs);
+    const slots = this.partitionSlots(p);
+    await Promise.all(slots.filter((s) => !s.busy).map((s) => s.snapshotNow()));
+    let stopped = 0;
+    for (const slot of slots) {
+      if (slot.busy) {
+        stopped++;
+        slot.stop();
+      }
+      slot.passivate();
+      this.remove(keyOf(slot.kind, slot.id), slot);
+    }
+    return { aggregates: slots.length, stopped };
+  }
+
+  /** Drop partition `p`'s aggregates at once (lost without a handoff): effects aborted, nothing saved. */
+  dropPartition(p: number): number {
+    const slots = this.partitionSlots(p);
+    for (const slot of slots) {
+      slot.stop();
+      slot.passivate();
+      this.remove(keyOf(slot.kind, slot.id), slot);
+    }
+    return slots.length;
+  }
+
+  /** Make an aggregate resident without a command: a waiting state (a build) resumes its effect. */
+  touch(kind: AggregateKind, id: string): void {
+    this.slotFor(kind, id).ensureLoaded();
+  }
+
+  /** Resolves once `done()` holds after a slot went idle, or after `timeoutMs` on the clock. */
+  private whenIdle(done: () => boolean, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const finish = (): void => {
+        this.idleListeners.delete(check);
+        this.host.clock.clearTimeout(timer);
+        resolve();
+      };
+      const check = (): void => {
+        if (done()) finish();
+      };
+      const timer = this.host.clock.setTimeout(finish, timeoutMs);
+      this.idleListeners.add(check);
+    });
+  }
+
+  private remove(key: string, slot: AggregateSlot): void {
+    if (this.slots.get(key) !== slot) return;
+    this.slots.delete(key);
+    this.awakeSlots.delete(key);
+    if (this.partitionOf) {
+      const p = this.partitionOf(slot.id);
+      const set = this.byPartition.get(p);
+      set?.delete(key);
+      if (set?.size === 0) this.byPartition.delete(p);
+    }
+  }
 
   /**
    * Beyond `awakeCap` running actors, put the least recently used idle ones to sleep (they
@@ -144,33 +221,26 @@ export class AggregateSupervisor {
     return slept;
   }
 
-  private enforceAwakeCapSoon(): void {
-    if (this.awakeCheck) return;
-    this.awakeCheck = setImmediate(() => {
-      this.awakeCheck = undefined;
-      this.sleepBeyondCap();
-    });
-  }
+  private readonly pending = new Set<string>();
 
-  /** Passivate beyond the cap once the current burst of work has been handed out. */
-  private enforceCapSoon(): void {
-    if (this.capCheck) return;
-    this.capCheck = setImmediate(() => {
-      this.capCheck = undefined;
-      this.passivate(Number.POSITIVE_INFINITY, this.residentCap);
-    });
+  /** Run `fn` once the current burst of work has been handed out (at most one per `what`). */
+  private soon(what: string, fn: () => void): void {
+    if (this.pending.has(what)) return;
+    this.pending.add(what);
+    this.host.clock.setTimeout(() => {
+      this.pending.delete(what);
+      fn();
+    }, 0);
   }
 
   /** Start the periodic passivation sweep; returns its stop. */
   startPassivation(idleMs: number, cap: number, onPassivated?: (n: number) => void): () => void {
     // At least every second, so the resident cap is restored soon after busy actors go idle.
-    const every = Math.max(250, Math.min(1_000, Math.floor(idleMs / 4)));
-    const timer = setInterval(() => {
+    const interval = Math.max(250, Math.min(1_000, Math.floor(idleMs / 4)));
+    return every(this.host.clock, interval, () => {
       const n = this.passivate(idleMs, cap);
       if (n > 0) onPassivated?.(n);
-    }, every);
-    timer.unref();
-    return () => clearInterval(timer);
+    });
   }
 
   /** Resident aggregates: awake (a running actor) or asleep (a persisted snapshot). */
@@ -185,39 +255,58 @@ export class AggregateSupervisor {
 
   /** The slot of an aggregate, if it was ever touched in this process. */
   slot(kind: AggregateKind, id: string): AggregateSlot | undefined {
-    return this.slots.get(`${kind}:${id}`);
+    return this.slots.get(keyOf(kind, id));
   }
 
-  /** Stop intake, wait for in-flight work (bounded), stop every actor. */
+  /** Stop intake, wait for in-flight work (bounded on the clock), stop every actor. */
   async drain(timeoutMs = 10_000): Promise<void> {
     if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'drain' });
-    const deadline = Date.now() + timeoutMs;
-    for (const slot of this.slots.values()) {
-      while (slot.busy && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    if (this.anyBusy()) {
+      await new Promise<void>((resolve) => {
+        const timer = this.host.clock.setTimeout(() => finish(), timeoutMs);
+        const finish = (): void => {
+          this.idleWaiter = undefined;
+          this.host.clock.clearTimeout(timer);
+          resolve();
+        };
+        this.idleWaiter = finish;
+      });
     }
     for (const slot of this.slots.values()) slot.stop();
     if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'drained' });
   }
 
-  private deliver(command: RoutedCommand): void {
-    let slot = this.slots.get(command.key);
-    if (slot) {
-      // Keep the maps in least-recently-used order for passivation and sleep.
-      this.slots.delete(command.key);
-      if (slot.awake) {
-        this.awakeSlots.delete(command.key);
-        this.awakeSlots.set(command.key, slot);
-      }
-    } else {
-      slot = new AggregateSlot(command.kind, command.id, this.host);
-    }
-    this.slots.set(command.key, slot);
-    slot.enqueue(command.work);
+  private anyBusy(): boolean {
+    for (const slot of this.slots.values()) if (slot.busy) return true;
+    return false;
   }
 
-  /** The resident cap enforced on delivery (set by the service from its configuration). */
-  residentCap = Number.POSITIVE_INFINITY;
+  private deliver(command: RoutedCommand): void {
+    this.counts.routed++;
+    this.slotFor(command.kind, command.id).enqueue(command.work);
+  }
 
-  /** At most this many running actors; idle ones beyond it sleep (set by the service). */
-  awakeCap = Number.POSITIVE_INFINITY;
+  /** The aggregate's slot (created on first use), moved to the most recently used end. */
+  private slotFor(kind: AggregateKind, id: string): AggregateSlot {
+    const key = keyOf(kind, id);
+    let slot = this.slots.get(key);
+    if (slot) {
+      // Keep the maps in least-recently-used order for passivation and sleep.
+      this.slots.delete(key);
+      if (slot.awake) {
+        this.awakeSlots.delete(key);
+        this.awakeSlots.set(key, slot);
+      }
+    } else {
+      slot = new AggregateSlot(kind, id, this.host);
+      if (this.partitionOf) {
+        const p = this.partitionOf(id);
+        let set = this.byPartition.get(p);
+        if (!set) this.byPartition.set(p, (set = new Set()));
+        set.add(key);
+      }
+    }
+    this.slots.set(key, slot);
+    return slot;
+  }
 }

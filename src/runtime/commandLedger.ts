@@ -7,7 +7,7 @@
 import type { Identity } from '../domain/identity.js';
 import type { EventRef, OkReply } from '../domain/replies.js';
 import type { ErrorReply } from '../errors.js';
-import type { StoredEvent } from '../messaging/eventStore.js';
+import type { StoredEvent } from '../store/index.js';
 
 export type Reply = OkReply | ErrorReply;
 export type Respond = (reply: Reply) => void;
@@ -88,7 +88,7 @@ export class CommandLedger {
    * Add the commands of replayed events. `isFinal(fact)` says whether the command was done
    * after that fact; `reply(entry)` builds its ok reply.
    */
-  replay(events: readonly StoredEvent[], domain: string, isFinal: (fact: string) => boolean, reply: (entry: LedgerEntry) => OkReply): void {
+  replay(events: readonly StoredEvent[], eventSubject: (fact: string) => string, isFinal: (fact: string) => boolean, reply: (entry: LedgerEntry) => OkReply): void {
     // Only the last LEDGER_SIZE commands stay in the ledger: group those, newest first, then
     // take them oldest first (a 1,000-event rebuild handles 64 commands, not 1,000).
     const newestFirst = new Map<string, StoredEvent[]>();
@@ -112,7 +112,7 @@ export class CommandLedger {
             .map((s) => ({
               event_type: s.event.event_type,
               event_id: s.event.identity.message_id,
-              subject: `${domain}.event.${s.fact}`,
+              subject: eventSubject(s.fact),
               sequence: s.event.sequence,
             })),
         ],

@@ -8,10 +8,10 @@
  * answered `ok`, so no answered command loses an event).
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ConflictError, ensureError } from '../errors.js';
-import type { AppendRequest, StoredEvent } from '../messaging/eventStore.js';
+import type { AppendRequest, StoredEvent } from '../store/index.js';
 
 /** What flushing needs from the event store and publisher. */
 export interface DeadLetterSink {
@@ -100,7 +100,13 @@ export class DeadLetters {
       } catch (e) {
         this.logger.warn({ err: ensureError(e).message, aggregate: key, waiting: list.length }, 'dead letters not stored yet; will retry');
       } finally {
-        this.persist();
+        // A flush runs from timers: a file that cannot be written is logged, never thrown (the
+        // letters stay in memory and are written with the next change).
+        try {
+          this.persist();
+        } catch (e) {
+          this.logger.error({ err: ensureError(e).message, file: this.file }, 'dead-letter file not rewritten; the letters are kept in memory');
+        }
       }
     }
   }
@@ -157,6 +163,8 @@ export class DeadLetters {
     const at = new Date().toISOString();
     for (const [key, list] of this.byKey) for (const request of list) lines.push(JSON.stringify({ key, at, request } satisfies Record));
     const tmp = `${this.file}.tmp`;
+    // The directory may have been removed under a running service (a workspace cleaned up).
+    mkdirSync(dirname(this.file), { recursive: true });
     writeFileSync(tmp, lines.length ? lines.join('\n') + '\n' : '');
     const fd = openSync(tmp, 'r');
     try {

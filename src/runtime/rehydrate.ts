@@ -8,8 +8,8 @@ import { createActor, type AnyActor, type Snapshot } from 'xstate';
 import { registry, type AggregateKind, type MachineSignal } from '../../machines/index.js';
 import { ENVELOPE_FIELDS } from '../domain/events.js';
 import { ensureError } from '../errors.js';
-import type { StoredEvent } from '../messaging/eventStore.js';
-import type { SlotHost } from './aggregateSlot.js';
+import type { StoredEvent } from '../store/index.js';
+import type { SlotHost } from './slotHost.js';
 
 export interface Rehydrated {
   actor: AnyActor;

@@ -3,8 +3,14 @@
  * holding any command's reply. Requests are coalesced per file (only the newest body of a
  * file is written) and flushed in batches, so a burst of ten thousand updates costs a few
  * `nix-instantiate --parse` runs instead of ten thousand.
+ *
+ * The files are a projection of the stream (SPEC §11): on start the service hands it what the
+ * read models say every file should be ({@link WorkspaceMaterializer.catchUp}), so files a
+ * crash lost are written again; a write that fails is retried with back-off until it is
+ * written or a newer one replaces it. Versions keep a catch-up from writing older content
+ * than a live command already scheduled.
  */
-import type { EffectOutcome, EffectRequest } from '../../machines/index.js';
+import { workspaceFileEffects, type EffectOutcome, type EffectRequest } from '../../machines/index.js';
 import { ensureError } from '../errors.js';
 
 /** What the materializer needs from the Nix port. */
@@ -15,13 +21,41 @@ export interface BatchPerformer {
 
 interface Pending {
   request: EffectRequest;
+  /** The aggregate version the request reflects, when known. */
+  version: number | undefined;
   waiters: Array<(outcome: EffectOutcome) => void>;
+  /** Failed attempts so far (0 for a fresh request). */
+  attempts: number;
 }
 
-const WORKSPACE_KINDS: ReadonlySet<string> = new Set(['module.write', 'module.delete', 'overlay.write', 'overlay.delete', 'config.write']);
+/** What health says about the workspace files. */
+export interface MaterializerStats {
+  pending: number;
+  written: number;
+  batches: number;
+  /** Files whose last write failed and that are being retried. */
+  failing: number;
+  last_error: string | null;
+  /** The start-up catch-up: files it looked at, and whether it is done. */
+  catch_up: { files: number; done: boolean } | null;
+}
+
+/** Back-off of a failing write: 0.5 s, 1 s, 2 s … at most 30 s. */
+const RETRY_BASE_MS = 500;
+const RETRY_MAX_MS = 30_000;
 
 export class WorkspaceMaterializer {
   private pending = new Map<string, Pending>();
+  /** Failed writes waiting for their next attempt (not counted as pending by `settled`). */
+  private readonly retrying = new Map<string, Pending & { at: number }>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  /**
+   * Until the start-up catch-up has been handed its files: the newest version scheduled per
+   * key, so the catch-up (from read models that may lag) never writes older content.
+   */
+  private versions: Map<string, number> | undefined = new Map();
+  private lastError: string | null = null;
+  private caughtUp: MaterializerStats['catch_up'] = null;
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
@@ -42,25 +76,65 @@ export class WorkspaceMaterializer {
 
   /**
    * Queue a write or delete of one aggregate's file (`key` names the aggregate: its requests
-   * coalesce); resolves with the outcome of the write that covered it.
+   * coalesce; `version` is the aggregate version it reflects); resolves with the outcome of
+   * the first write that covered it (a failed write is retried all the same).
    */
-  schedule(request: EffectRequest, key: string): Promise<EffectOutcome> {
-    if (!WORKSPACE_KINDS.has(request.kind)) {
+  schedule(request: EffectRequest, key: string, version?: number): Promise<EffectOutcome> {
+    if (!workspaceFileEffects.has(request.kind)) {
       return Promise.resolve({ type: 'effect.failed', kind: request.kind, code: 'internal', message: `${request.kind} is not a workspace file effect` });
     }
     if (this.stopped) {
       return Promise.resolve({ type: 'effect.failed', kind: request.kind, code: 'unavailable', message: 'the service is stopping; the file is rendered on the next start' });
     }
-    return new Promise((resolve) => {
-      const existing = this.pending.get(key);
-      if (existing) {
-        existing.request = request; // the newest body wins; earlier callers learn its outcome
-        existing.waiters.push(resolve);
-      } else {
-        this.pending.set(key, { request, waiters: [resolve] });
+    return new Promise((resolve) => this.enqueue(key, request, version, resolve));
+  }
+
+  /**
+   * Catch the workspace up to what the stream says (on start, once the read models have
+   * read it): every file is written again unless a newer version was scheduled meanwhile. The
+   * port leaves files that already hold the right content untouched, so this is cheap when
+   * nothing was lost.
+   */
+  catchUp(files: ReadonlyArray<{ key: string; version: number; request: EffectRequest }>): void {
+    const versions = this.versions;
+    this.versions = undefined;
+    if (this.stopped) return;
+    let queued = 0;
+    for (const f of files) {
+      const known = versions?.get(f.key) ?? this.pending.get(f.key)?.version;
+      if (known !== undefined && known >= f.version) continue;
+      this.enqueue(f.key, f.request, f.version, undefined);
+      this.catchingUp.add(f.key);
+      queued++;
+    }
+    this.caughtUp = { files: files.length, done: queued === 0 };
+  }
+
+  /** Keys the catch-up queued that are not written yet: it is done when none is left. */
+  private readonly catchingUp = new Set<string>();
+
+  private markWritten(key: string): void {
+    if (!this.catchingUp.delete(key) || this.catchingUp.size > 0 || !this.caughtUp) return;
+    this.caughtUp.done = true;
+  }
+
+  private enqueue(key: string, request: EffectRequest, version: number | undefined, waiter: ((o: EffectOutcome) => void) | undefined): void {
+    if (version !== undefined && this.versions) this.versions.set(key, Math.max(version, this.versions.get(key) ?? 0));
+    const retry = this.retrying.get(key);
+    if (retry && (version === undefined || retry.version === undefined || version >= retry.version)) this.retrying.delete(key);
+    const existing = this.pending.get(key);
+    if (existing) {
+      // The newest body wins; earlier callers learn its outcome.
+      if (version === undefined || existing.version === undefined || version >= existing.version) {
+        existing.request = request;
+        existing.version = version;
+        existing.attempts = 0;
       }
-      this.arm();
-    });
+      if (waiter) existing.waiters.push(waiter);
+    } else {
+      this.pending.set(key, { request, version, waiters: waiter ? [waiter] : [], attempts: 0 });
+    }
+    this.arm();
   }
 
   /** Resolves when nothing is pending or being written for `key`. */
@@ -74,8 +148,15 @@ export class WorkspaceMaterializer {
     }
   }
 
-  stats(): { pending: number; written: number; batches: number } {
-    return { pending: this.pending.size, written: this.written, batches: this.batches };
+  stats(): MaterializerStats {
+    return {
+      pending: this.pending.size,
+      written: this.written,
+      batches: this.batches,
+      failing: this.retrying.size,
+      last_error: this.lastError,
+      catch_up: this.caughtUp && { ...this.caughtUp },
+    };
   }
 
   /**
@@ -96,6 +177,37 @@ export class WorkspaceMaterializer {
     this.stopped = true;
     this.abort.abort();
     this.disarm();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.retrying.clear();
+  }
+
+  /** A failed write goes back in line after its back-off, unless a newer one replaced it. */
+  private retryLater(key: string, p: Pending, message: string): void {
+    this.lastError = message;
+    if (this.stopped || this.pending.has(key)) return;
+    const attempts = p.attempts + 1;
+    const at = Date.now() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (attempts - 1));
+    this.retrying.set(key, { request: p.request, version: p.version, waiters: [], attempts, at });
+    this.armRetry();
+  }
+
+  private armRetry(): void {
+    if (this.retryTimer || this.retrying.size === 0 || this.stopped) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const r of this.retrying.values()) next = Math.min(next, r.at);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      const now = Date.now();
+      for (const [key, r] of this.retrying) {
+        if (r.at > now) continue;
+        this.retrying.delete(key);
+        if (!this.pending.has(key)) this.pending.set(key, { request: r.request, version: r.version, waiters: [], attempts: r.attempts });
+      }
+      this.arm();
+      this.armRetry();
+    }, Math.max(0, next - Date.now()));
+    this.retryTimer.unref?.();
   }
 
   private disarm(): void {
@@ -143,9 +255,12 @@ export class WorkspaceMaterializer {
       this.written += batch.length;
       this.lastBatchMs = performance.now() - started;
       batch.forEach((p, i) => {
-        const outcome = outcomes[i] ?? { type: 'effect.failed', kind: p.request.kind, code: 'internal', message: 'no outcome for this request' };
+        const outcome: EffectOutcome = outcomes[i] ?? { type: 'effect.failed', kind: p.request.kind, code: 'internal', message: 'no outcome for this request' };
+        if (outcome.type === 'effect.failed') this.retryLater(keys[i]!, p, outcome.message);
+        else this.markWritten(keys[i]!);
         for (const w of p.waiters) w(outcome);
       });
+      if (this.retrying.size === 0) this.lastError = null;
     })();
     const done = run.then(() => undefined);
     for (const key of keys) this.inFlight.set(key, done);

@@ -8,9 +8,13 @@ import type { TestService } from '../support/service.js';
 import type { BenchContext } from './context.js';
 import { judge, type Figure } from './figures.js';
 import { cpuNote, type LimitResults } from './limit.js';
-import { cpuPerRequest, watchMainThread, type MainThreadStalls } from './machine.js';
+import { join } from 'node:path';
+import { startAllocationProfile, type AllocProfileSummary } from './allocProfile.js';
+import { cpuPerRequest } from './machine.js';
 import type { LoadResult, TargetSpec } from './loadProtocol.js';
 import { TARGETS } from './options.js';
+import { threadFigures, threadPhase } from './pauseReport.js';
+import { watchThread, type ThreadReport } from './threadWatch.js';
 
 export interface CommandResults {
   create: LoadResult;
@@ -67,19 +71,29 @@ export async function measureCommands(
     timeoutMs: ctx.settings.timeoutMs,
   });
   const rates: LoadResult[] = [];
+  let alloc: AllocProfileSummary | undefined;
   for (const step of s.rates) {
     ctx.log(`commands: open loop ${step.rate}/s for ${step.durationMs / 1000} s over ${fleet.count} aggregates`);
-    const watch = watchMainThread();
+    // The judged rate samples what is allocated; the next one what scavenges do not collect.
+    const what = rates.length === 0 ? 'allocated' : 'promoted';
+    const profile = ctx.settings.allocProfile && rates.length < 2 ? await startAllocationProfile(`commands at ${step.rate}/s`, what) : undefined;
+    const watch = watchThread({ stalls: true });
     const r = await ctx.load.run({
       label: `command open loop ${step.rate}/s`,
       target: fleet.update,
       drive: { kind: 'open', rate: step.rate, durationMs: step.durationMs },
       timeoutMs: ctx.settings.timeoutMs,
     });
-    rates.push({ ...r, stalls: watch.stop() });
+    const stalls = watch.stop();
+    const sampled = profile ? await profile.stop(r.finished, ctx.profileDir && join(ctx.profileDir, `${what}-commands-${step.rate}.heapprofile`)) : undefined;
+    if (rates.length === 0) alloc = sampled;
+    const watched = { ...r, stalls };
+    rates.push(watched);
+    const t = threadPhase(`commands ${step.rate}/s`, 'command', watched, sampled);
+    if (t) ctx.threads.push(t);
   }
   ctx.log(`commands: sustained throughput, window ${s.window}, ${s.sustainedMs / 1000} s`);
-  const sustainedWatch = watchMainThread();
+  const sustainedWatch = watchThread({ stalls: true });
   const sustainedRun = await cpuPerRequest(
     () => ctx.server.pid,
     () =>
@@ -91,6 +105,8 @@ export async function measureCommands(
       }),
   );
   const sustained = { ...sustainedRun, stalls: sustainedWatch.stop() };
+  const sustainedThreads = threadPhase(`commands, window ${s.window}`, 'command', sustained);
+  if (sustainedThreads) ctx.threads.push(sustainedThreads);
 
   const figures: Figure[] = [];
   const section = `command round trip (stored + published + replied), open loop over ${fleet.count} aggregates`;
@@ -122,7 +138,7 @@ export async function measureCommands(
       ratio: { value: j.latency.p99 / limitP99, against: 'echo p99 + JetStream p99' },
       failures,
       smoke,
-      ...(j.stalls ? { note: stallNote(j.stalls) } : {}),
+      ...(j.stalls ? { note: stallNote(j.stalls, j.finished) } : {}),
     }),
     judge({ section, name: `p99.9 at ${first.rate} cmd/s`, value: j.latency.p999, unit: 'ms', failures, smoke }),
     judge({
@@ -145,6 +161,8 @@ export async function measureCommands(
       note: `limit ${limitP50.toFixed(3)} ms = ${limit.echoLatency.latency.p50.toFixed(3)} + ${limit.jsLatency.latency.p50.toFixed(3)}`,
     }),
   );
+  const judgedThreads = threadPhase(`${first.rate}/s`, 'command', j, alloc);
+  if (judgedThreads) figures.push(...threadFigures(section, judgedThreads, judged ? TARGETS.commandAllocBytes : undefined, smoke, failures));
   for (const r of rates.slice(1)) {
     const rate = r.drive.kind === 'open' ? r.drive.rate : 0;
     const note = r.overloaded ? 'overloaded: the open loop stopped when too many requests were waiting' : undefined;
@@ -165,7 +183,7 @@ export async function measureCommands(
         unit: 'ms',
         failures: r.errors,
         smoke,
-        ...(r.stalls ? { note: stallNote(r.stalls) } : {}),
+        ...(r.stalls ? { note: stallNote(r.stalls, r.finished) } : {}),
       }),
     );
   }
@@ -222,7 +240,7 @@ export async function measureCommands(
       unit: 'ms',
       failures: sustained.errors,
       smoke,
-      note: stallNote(sustained.stalls),
+      note: stallNote(sustained.stalls, sustained.finished),
     }),
   );
   return { create, warmup, rates, sustained, figures };
@@ -234,7 +252,8 @@ export function mergeFailures(...all: Record<string, number>[]): Record<string, 
   return out;
 }
 
-/** "service thread: event-loop delay p99 3.1 ms, max 12 ms; GC 120 pauses, max 4.2 ms, 310 ms in all". */
-export function stallNote(s: MainThreadStalls): string {
-  return `service thread: event-loop delay p99 ${s.loopDelayP99.toFixed(1)} ms, max ${s.loopDelayMax.toFixed(1)} ms; GC ${s.gcCount} pauses, max ${s.gcMaxMs.toFixed(1)} ms, ${s.gcTotalMs.toFixed(0)} ms in all`;
+/** "service thread: event-loop delay p99 3.1 ms, max 12 ms; GC 120 pauses, max 4.2 ms, 310 ms in all; 9.1 KiB per request". */
+export function stallNote(s: ThreadReport, requests?: number): string {
+  const per = requests ? `; ${(s.allocatedBytes / requests / 1024).toFixed(1)} KiB allocated per request` : '';
+  return `service thread: event-loop delay p99 ${s.loopDelay.p99.toFixed(1)} ms, max ${s.loopDelay.max.toFixed(1)} ms; GC ${s.gc.count} pauses, max ${s.gc.maxMs.toFixed(1)} ms, ${s.gc.totalMs.toFixed(0)} ms in all${per}`;
 }

@@ -11,6 +11,7 @@ import { HEALTH_SUBJECT } from '../../src/domain/subjects.js';
 import type { NatsServer } from '../support/natsServer.js';
 import { startTestService, uniquePrefix, type TestService } from '../support/service.js';
 import type { LoadGenerator } from './loadGenerator.js';
+import type { ThreadPhase } from './pauseReport.js';
 import type { BenchSettings } from './options.js';
 
 export interface BenchContext {
@@ -22,6 +23,10 @@ export interface BenchContext {
   /** Milliseconds on the clock all bench threads share. */
   now(): number;
   log(message: string): void;
+  /** The watched phases (service thread: allocation, GC, stalls), in the order they ran. */
+  threads: ThreadPhase[];
+  /** Where `--alloc-profile` writes whole profiles (undefined: not written). */
+  profileDir: string | undefined;
 }
 
 /** Service settings for a bench instance; scenarios override what they measure. */

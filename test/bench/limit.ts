@@ -9,6 +9,8 @@ import type { BenchContext } from './context.js';
 import { judge, type Figure } from './figures.js';
 import type { LoadResult } from './loadProtocol.js';
 import { cpuPerRequest } from './machine.js';
+import { threadPhase } from './pauseReport.js';
+import { watchThread } from './threadWatch.js';
 import { benchName, eventHeadersStandIn, eventStandIn, moduleUpdatePayload, okReplyStandIn, replyHeadersStandIn } from './payloads.js';
 
 export interface LimitResults {
@@ -61,12 +63,18 @@ export async function measureLimit(ctx: BenchContext): Promise<LimitResults> {
       drive: { kind: 'window', window: s.window, durationMs: s.warmupMs },
       timeoutMs: settings.timeoutMs,
     });
-    const echoLatency = await ctx.load.run({
+    // The echo responder runs where the service does: what it allocates per request is the
+    // floor of any NATS request/reply handled by nats.js on that thread.
+    const echoWatch = watchThread({ stalls: true });
+    const echoRun = await ctx.load.run({
       label: `echo open loop ${s.rate}/s`,
       target: echo,
       drive: { kind: 'open', rate: s.rate, durationMs: s.durationMs },
       timeoutMs: settings.timeoutMs,
     });
+    const echoLatency = { ...echoRun, stalls: echoWatch.stop() };
+    const echoThreads = threadPhase(`echo ${s.rate}/s`, 'request', echoLatency);
+    if (echoThreads) ctx.threads.push(echoThreads);
     ctx.log(`limit: echo throughput, window ${s.window}`);
     const echoThroughput = await cpuPerRequest(
       () => ctx.server.pid,
@@ -120,6 +128,14 @@ export async function measureLimit(ctx: BenchContext): Promise<LimitResults> {
         unit: 'ms',
         failures: echoLatency.errors,
         smoke,
+      }),
+      judge({
+        section,
+        name: `allocated per echo request (main thread, plain nats.js responder)`,
+        value: echoLatency.stalls.allocatedBytes / Math.max(1, echoLatency.finished),
+        unit: 'bytes',
+        smoke,
+        note: 'the floor under any request/reply through nats.js on the service thread (one message in, one out)',
       }),
       judge({
         section,

@@ -3,6 +3,7 @@
  * connection and event loop) and what it gets back. Everything here is structured-cloneable.
  */
 import type { LatencySummary } from './stats.js';
+import type { ThreadReport } from './threadWatch.js';
 
 /** What each request is. */
 export type TargetSpec =
@@ -68,8 +69,10 @@ export interface LoadResult {
   incomplete: boolean;
   /** Bytes of one request payload (first request). */
   payloadBytes: number;
-  /** Stalls of the main thread (event-loop delay, GC) during the run, when the caller watched them. */
-  stalls?: { loopDelayP99: number; loopDelayMax: number; gcCount: number; gcMaxMs: number; gcTotalMs: number };
+  /** What stopped the main thread (the service) during the run, when the caller watched it. */
+  stalls?: ThreadReport;
+  /** What stopped the load generator's own thread during the run (its GC pauses delay the replies it times). */
+  client?: ThreadReport;
   /** CPU per request on the main thread and in nats-server, when the caller measured it. */
   cpu?: { mainUs: number | undefined; serverUs: number | undefined };
 }

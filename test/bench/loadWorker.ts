@@ -9,6 +9,7 @@ import type { ClockTick, LoadPlan, LoadResult, TargetSpec, ThreadInit, WorkerRep
 import { benchName, moduleCreatePayload, moduleUpdatePayload } from './payloads.js';
 import { Samples } from './stats.js';
 import { benchClock } from './threads.js';
+import { watchThread } from './threadWatch.js';
 
 interface LoadInit extends ThreadInit {
   url: string;
@@ -278,8 +279,10 @@ function runWindow(
 async function execute(plan: LoadPlan): Promise<LoadResult> {
   const target = makeTarget(plan.target, plan.timeoutMs);
   const d = plan.drive;
-  if (d.kind === 'open') return runOpen(plan, target, d.rate, d.durationMs);
-  return runWindow(plan, target, d.window, d.durationMs, d.warmupMs ?? 0, d.total);
+  // This thread's own pauses delay the replies it times: reported beside the service's.
+  const watch = watchThread();
+  const result = d.kind === 'open' ? await runOpen(plan, target, d.rate, d.durationMs) : await runWindow(plan, target, d.window, d.durationMs, d.warmupMs ?? 0, d.total);
+  return { ...result, client: watch.stop() };
 }
 
 port.on('message', (req: WorkerRequest) => {

@@ -6,7 +6,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { summarize, type LatencySummary } from './stats.js';
 
 export interface MachineInfo {
@@ -158,40 +157,4 @@ export async function cpuPerRequest<T extends { finished: number }>(
   const per = (a: number | undefined, b: number | undefined): number | undefined =>
     a === undefined || b === undefined || r.finished === 0 ? undefined : ((b - a) * 1000) / r.finished;
   return { ...r, cpu: { mainUs: per(mainA, mainB), serverUs: per(serverA, serverB) } };
-}
-
-/** Stalls of the main thread (where the service runs) during a phase. */
-export interface MainThreadStalls {
-  /** Event-loop delay beyond a 10 ms timer, ms. */
-  loopDelayP99: number;
-  loopDelayMax: number;
-  gcCount: number;
-  /** Longest single GC pause, ms. */
-  gcMaxMs: number;
-  gcTotalMs: number;
-}
-
-/** Watch the main thread's event-loop delay and GC pauses until `stop()`. */
-export function watchMainThread(): { stop(): MainThreadStalls } {
-  const loop = monitorEventLoopDelay({ resolution: 10 });
-  loop.enable();
-  let gcCount = 0;
-  let gcMaxMs = 0;
-  let gcTotalMs = 0;
-  const gc = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      gcCount++;
-      gcTotalMs += e.duration;
-      if (e.duration > gcMaxMs) gcMaxMs = e.duration;
-    }
-  });
-  gc.observe({ entryTypes: ['gc'] });
-  return {
-    stop: () => {
-      loop.disable();
-      gc.disconnect();
-      const ms = (ns: number): number => Math.max(0, ns / 1e6 - 10);
-      return { loopDelayP99: ms(loop.percentile(99)), loopDelayMax: ms(loop.max), gcCount, gcMaxMs, gcTotalMs };
-    },
-  };
 }

@@ -19,10 +19,14 @@ export interface BenchOptions {
   log?: (line: string) => void;
   /** Run only these phases (see {@link PHASES}), plus what they need (commands need the limit). */
   only?: Phase[];
+  /** Sample the service thread's allocations (V8 sampling heap profiler) in the judged command and query phases. */
+  allocProfile?: boolean;
+  /** Add the cluster phase (SPEC §9: three-node NATS cluster, three service processes); `--only cluster` runs it alone. */
+  cluster?: boolean;
 }
 
-/** The phases, in the order they run. */
-export const PHASES = ['limit', 'commands', 'queries', 'build', 'rehydration', 'resume', 'memory'] as const;
+/** The phases, in the order they run (`cluster` only when asked for: `--cluster` or `--only cluster`). */
+export const PHASES = ['limit', 'commands', 'queries', 'build', 'rehydration', 'resume', 'memory', 'cluster'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface RateStep {
@@ -32,6 +36,8 @@ export interface RateStep {
 
 export interface BenchSettings {
   mode: 'full' | 'smoke';
+  /** Sample allocations in the judged command and query phases (`--alloc-profile`). */
+  allocProfile: boolean;
   /** Per-request timeout for measured phases. */
   timeoutMs: number;
   limit: { rate: number; durationMs: number; window: number; throughputMs: number; warmupMs: number };
@@ -62,6 +68,9 @@ export const TARGETS = {
   sustainedVsEcho: 0.3,
   queryRate: 2_000,
   queryP99Ms: 1,
+  /** Allocation budgets of the service thread on the hot path (issue 17). */
+  commandAllocBytes: 10 * 1024,
+  queryAllocBytes: 2 * 1024,
   rebuildEvents: 1_000,
   rebuildMs: 20,
   replayPerS: 200_000,
@@ -76,6 +85,7 @@ export function resolveSettings(options: BenchOptions): BenchSettings {
   if (options.smoke) {
     return {
       mode: 'smoke',
+      allocProfile: options.allocProfile ?? false,
       timeoutMs: 5_000,
       limit: { rate: 200, durationMs: 500, window, throughputMs: 500, warmupMs: 100 },
       commands: {
@@ -97,6 +107,7 @@ export function resolveSettings(options: BenchOptions): BenchSettings {
   const phase = (ms: number): number => Math.min(ms, sustainedMs);
   return {
     mode: 'full',
+    allocProfile: options.allocProfile ?? false,
     timeoutMs: 10_000,
     limit: { rate: TARGETS.commandRate, durationMs: phase(10_000), window, throughputMs: phase(10_000), warmupMs: 1_000 },
     commands: {
@@ -118,15 +129,18 @@ export function resolveSettings(options: BenchOptions): BenchSettings {
   };
 }
 
-export const USAGE = `Usage: npm run bench -- [--smoke] [--aggregates N] [--duration S] [--window W] [--out DIR | --no-write] [--only PHASES]
+export const USAGE = `Usage: npm run bench -- [--smoke] [--cluster] [--aggregates N] [--duration S] [--window W] [--out DIR | --no-write] [--only PHASES] [--alloc-profile]
 
   --smoke          tiny sizes, a few seconds; proves the bench works, judges nothing
+  --cluster        add the cluster phase: three-node NATS cluster, 3 service processes (failover, handoff, hop, 1 vs 3 instances, conflicts)
   --aggregates N   resident aggregates for the memory figure (default 100000, projected to 1,000,000; 1000000 measures the SPEC target)
   --duration S     seconds of the sustained-throughput phase (default 60)
   --window W       outstanding requests in throughput phases (default 128)
   --out DIR        where to write <timestamp>.json and latest.md (default bench-results/)
   --no-write       print the table only
-  --only A,B       run only these phases: ${PHASES.join(', ')} (e.g. to profile one)`;
+  --only A,B       run only these phases: ${PHASES.join(', ')} (e.g. to profile one)
+  --alloc-profile  sample the service thread's allocations in the judged command and query phases
+                   (V8 sampling heap profiler; adds overhead: read its latencies with that in mind)`;
 
 /** Parse the command line; throws with the usage text on a bad argument. */
 export function parseArgs(argv: readonly string[]): BenchOptions & { help?: boolean } {
@@ -143,6 +157,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions & { help?: bool
     switch (flag) {
       case '--smoke':
         out.smoke = true;
+        break;
+      case '--cluster':
+        out.cluster = true;
         break;
       case '--aggregates':
         out.aggregates = Math.round(positive(flag, value()));
@@ -170,6 +187,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions & { help?: bool
         out.only = list as Phase[];
         break;
       }
+      case '--alloc-profile':
+        out.allocProfile = true;
+        break;
       case '--no-write':
         out.outDir = false;
         break;

@@ -9,7 +9,11 @@ import type { BenchContext } from './context.js';
 import { judge, notMeasured, type Figure } from './figures.js';
 import type { LoadResult } from './loadProtocol.js';
 import { benchName } from './payloads.js';
+import { join } from 'node:path';
+import { startAllocationProfile } from './allocProfile.js';
 import { TARGETS } from './options.js';
+import { threadFigures, threadPhase } from './pauseReport.js';
+import { watchThread } from './threadWatch.js';
 
 export interface QueryResults {
   probe: Record<string, unknown>;
@@ -37,17 +41,24 @@ export async function measureQueries(ctx: BenchContext, svc: TestService, fleet:
   }
   const s = ctx.settings.queries;
   ctx.log(`queries: open loop ${s.rate}/s for ${s.durationMs / 1000} s`);
-  const run = await ctx.load.run({
+  const profile = ctx.settings.allocProfile ? await startAllocationProfile(`queries at ${s.rate}/s`) : undefined;
+  const watch = watchThread({ stalls: true });
+  const unwatched = await ctx.load.run({
     label: `query open loop ${s.rate}/s`,
     target: { kind: 'query', subject, names: fleet.names, from: 0, count: fleet.count },
     drive: { kind: 'open', rate: s.rate, durationMs: s.durationMs },
     timeoutMs: ctx.settings.timeoutMs,
   });
+  const run = { ...unwatched, stalls: watch.stop() };
+  const alloc = profile ? await profile.stop(run.finished, ctx.profileDir && join(ctx.profileDir, `alloc-queries-${s.rate}.heapprofile`)) : undefined;
+  const threads = threadPhase(`queries ${s.rate}/s`, 'query', run, alloc);
+  if (threads) ctx.threads.push(threads);
   const smoke = ctx.settings.mode === 'smoke';
   return {
     probe,
     run,
     figures: [
+      ...(threads ? threadFigures(section, { ...threads, phase: `${s.rate.toLocaleString('en-US')} q/s` }, TARGETS.queryAllocBytes, smoke, run.errors) : []),
       judge({
         section,
         name: `p50 at ${s.rate.toLocaleString('en-US')} q/s`,

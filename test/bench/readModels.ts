@@ -22,10 +22,11 @@ import { pino } from 'pino';
 import { eventHeaders, type DomainEvent } from '../../src/domain/events.js';
 import { namedId } from '../../src/domain/ids.js';
 import { subjectsFor } from '../../src/domain/subjects.js';
-import { EventStore } from '../../src/messaging/eventStore.js';
+import { JetStreamEventLog } from '../../src/store/index.js';
 import { deferred } from '../support/deferred.js';
 import { startNatsServer } from '../support/natsServer.js';
 import { startProjections } from '../../src/projections/index.js';
+import { kindProjections } from '../../src/aggregates/index.js';
 import { ROOT } from '../support/serviceProcess.js';
 
 const arg = (name: string, fallback: number): number => {
@@ -43,7 +44,7 @@ const body = (n: number) => ({ options: {}, config: { 'networking.firewall.allow
 
 async function seed(nc: NatsConnection, prefix: string): Promise<number> {
   const subjects = subjectsFor(prefix);
-  await EventStore.open(nc, subjects, pino({ level: 'silent' }));
+  await JetStreamEventLog.open(nc, subjects, pino({ level: 'silent' }));
   const js = jetstream(nc, { timeout: 30_000 });
   const aggregates = Math.ceil(EVENTS / PER_AGGREGATE);
   const inFlight = new Set<Promise<unknown>>();
@@ -188,7 +189,8 @@ async function main(): Promise<void> {
     const replays: number[] = [];
     for (let r = 0; r < 3; r++) {
       const started = performance.now();
-      const p = await startProjections({ nc, subjects: subjectsFor(prefix), logger: pino({ level: 'silent' }) });
+      const log = await JetStreamEventLog.open(nc, subjectsFor(prefix), pino({ level: 'silent' }));
+      const p = await startProjections({ log, kinds: kindProjections, logger: pino({ level: 'silent' }) });
       await new Promise<void>((resolve) => p.models.onReady(resolve));
       const ms = performance.now() - started;
       replays.push(Math.round((p.models.stats().applied / ms) * 1000));

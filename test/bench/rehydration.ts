@@ -7,8 +7,9 @@
 import { pino } from 'pino';
 import { namedId } from '../../src/domain/ids.js';
 import { subjectsFor } from '../../src/domain/subjects.js';
-import { EventStore, type StoredEvent } from '../../src/messaging/eventStore.js';
-import { StateStore } from '../../src/messaging/stateStore.js';
+import { systemClock } from '../../src/time/clock.js';
+import { JetStreamEventLog, type StoredEvent } from '../../src/store/index.js';
+import { KvStateStore } from '../../src/store/index.js';
 import type { SlotHost } from '../../src/runtime/aggregateSlot.js';
 import { rehydrate } from '../../src/runtime/rehydrate.js';
 import type { TestService } from '../support/service.js';
@@ -65,7 +66,8 @@ async function waitPassivated(ctx: BenchContext, deadlineMs = 10_000): Promise<v
 function slotHost(read: SlotHost['read'], loadSnapshot?: SlotHost['loadSnapshot']): SlotHost {
   return {
     logger: silent,
-    domain: 'bench',
+    subjects: subjectsFor('bench'),
+    clock: systemClock,
     snapshotEvery: 0,
     read,
     ...(loadSnapshot ? { loadSnapshot } : {}),
@@ -144,8 +146,8 @@ async function measureVariant(
 
     // The parts, in-process, with the service's own store and rebuild code.
     const subjects = subjectsFor(prefix);
-    const store = await EventStore.open(ctx.admin, subjects, silent);
-    const state = await StateStore.open(ctx.admin, subjects);
+    const store = await JetStreamEventLog.open(ctx.admin, subjects, silent);
+    const state = await KvStateStore.open(ctx.admin, subjects);
     const id = namedId('module', name);
     let events: StoredEvent[] = [];
     const readAllMs = await timeMedian(

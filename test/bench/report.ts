@@ -6,6 +6,7 @@ import { formatBytes, formatTarget, formatValue, type Figure } from './figures.j
 import type { CpuUse, MachineInfo } from './machine.js';
 import type { BenchSettings } from './options.js';
 import type { LatencySummary } from './stats.js';
+import { renderThreads, type ThreadPhase } from './pauseReport.js';
 
 /** CPU use of one phase (cores), to show how noisy the machine was. */
 export interface PhaseCpu {
@@ -26,6 +27,8 @@ export interface BenchResult {
   /** Phases that threw: the bench went on with the others. */
   failedPhases: { phase: string; error: string }[];
   phases: PhaseCpu[];
+  /** The watched phases: what the service thread allocated and what paused it. */
+  threads: ThreadPhase[];
   /** Raw results of every phase, by phase name. */
   raw: Record<string, unknown>;
 }
@@ -102,6 +105,9 @@ export function renderMarkdown(r: BenchResult): string {
     );
   }
   lines.push('');
-  lines.push('Reproduce: `npm run bench` (full), `npm run bench -- --smoke` (seconds), `--aggregates 1000000` for the full memory target.');
+  lines.push(...renderThreads(r.threads ?? []));
+  lines.push(
+    'Reproduce: `npm run bench` (full), `npm run bench -- --smoke` (seconds), `--aggregates 1000000` for the full memory target, `--alloc-profile` for where the allocations come from, `--cluster` (or `--only cluster`) for several instances on a three-node NATS cluster (its nats-servers count as "others" above).',
+  );
   return lines.join('\n') + '\n';
 }

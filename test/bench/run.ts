@@ -15,6 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServer } from '../support/natsServer.js';
 import { measureDuringBuild } from './buildInFlight.js';
+import { killClusterNow, measureCluster } from './cluster.js';
 import { commandFleet, createFleet, measureCommands, type CommandResults } from './commands.js';
 import { removePrefixState, startBenchService, stopBenchService, type BenchContext } from './context.js';
 import { type Figure } from './figures.js';
@@ -22,6 +23,7 @@ import { measureLimit } from './limit.js';
 import { LoadGenerator } from './loadGenerator.js';
 import { cpuMeter, machineInfo, wakeLateness } from './machine.js';
 import { measureMemory } from './memory.js';
+import type { ThreadPhase } from './pauseReport.js';
 import { parseArgs, resolveSettings, USAGE, type BenchOptions, type Phase } from './options.js';
 import { measureQueries } from './queries.js';
 import { measureRehydration } from './rehydration.js';
@@ -57,6 +59,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   const failedPhases: BenchResult['failedPhases'] = [];
   const phases: PhaseCpu[] = [];
   const raw: Record<string, unknown> = {};
+  const threads: ThreadPhase[] = [];
 
   const server = await startNatsServer();
   activeServer = server;
@@ -65,7 +68,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   try {
     admin = await connect({ servers: server.url, name: 'cim-bench-admin', reconnectTimeWait: 20, maxReconnectAttempts: -1 });
     load = await LoadGenerator.start(server.url, base);
-    const ctx: BenchContext = { settings, server, load, admin, now, log };
+    const profileDir = options.outDir === false ? undefined : (options.outDir ?? DEFAULT_OUT_DIR);
+    if (profileDir && settings.allocProfile) await mkdir(profileDir, { recursive: true });
+    const ctx: BenchContext = { settings, server, load, admin, now, log, threads, profileDir };
 
     /** Run one phase: its figures, its raw result, its CPU use; a throw is recorded, not fatal. */
     const phase = async <T extends { figures: Figure[] }>(name: string, fn: () => Promise<T>): Promise<T | undefined> => {
@@ -104,8 +109,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       rehydration: [],
       resume: [],
       memory: [],
+      cluster: [],
     };
-    const want = (p: Phase): boolean => !options.only || options.only.includes(p) || needs[p].some((q) => want(q));
+    const want = (p: Phase): boolean =>
+      p === 'cluster' ? Boolean(options.cluster || options.only?.includes(p)) : !options.only || options.only.includes(p) || needs[p].some((q) => want(q));
 
     const limit = want('limit') ? await phase('limit', () => measureLimit(ctx)) : undefined;
 
@@ -134,6 +141,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     if (want('rehydration')) await phase('rehydration', () => measureRehydration(ctx));
     if (want('resume')) await phase('resume', () => measureResume(ctx));
     if (want('memory')) await phase('memory', () => measureMemory(ctx));
+    if (want('cluster')) await phase('cluster', () => measureCluster(ctx));
   } finally {
     await load?.stop();
     await admin?.close().catch(() => undefined);
@@ -153,6 +161,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     figures: sortFigures(figures),
     failedPhases,
     phases,
+    threads,
     raw,
   };
 
@@ -217,6 +226,7 @@ if (invokedDirectly()) {
   const onSignal = (signal: NodeJS.Signals): void => {
     const pid = activeServer?.pid;
     if (pid) process.kill(pid, 'SIGKILL');
+    killClusterNow();
     process.stderr.write(`[bench] ${signal}: stopped\n`);
     process.exit(130);
   };

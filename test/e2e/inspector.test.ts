@@ -1,7 +1,9 @@
 /**
- * The inspector end to end: a real nats-server with websocket, the real service with the
- * inspector on, the built page in real Chromium. Commands go over NATS; the page must show
- * the actor, move its highlighted state, tie the command to its events by correlation ID,
+ * The inspector end to end in websocket mode (the page connects to NATS itself, as it does
+ * with the embedded server or NATS_WS_URL; relay mode: inspectorSecured.test.ts): a real
+ * nats-server with websocket, the real service with the inspector on, the built page in real
+ * Chromium. Commands go over NATS; the page must show the actor by name, find it by name,
+ * move its highlighted state, tie the command to its events by correlation ID,
  * step back through history (also of a passivated aggregate), show the system actors, stay
  * responsive with 10,000 actors, and never talk to anything but loopback.
  */
@@ -87,7 +89,14 @@ describe('inspector page', () => {
     const row = page.locator(`[data-key="module:${moduleId}"]`);
     await row.waitFor({ timeout: 10_000 });
     await expect.poll(() => row.getAttribute('data-state')).toBe('active');
+    // Listed by its name (the natural key), with the start of its ID under it.
+    await expect.poll(() => row.locator('.name').textContent()).toBe('web');
+    expect(await row.locator('.sub').textContent()).toContain(moduleId.slice(0, 8));
     await row.click();
+    await expect.poll(() => page.locator('#actor-name').textContent()).toBe('web');
+    expect(await page.locator('#actor-id').textContent()).toBe(moduleId);
+    // Reported by the instance the page is connected to: no owner shown.
+    expect(await page.locator('#actor-instance').count()).toBe(0);
     await expect.poll(() => page.locator('#statechart .state.current').getAttribute('data-state')).toBe('active');
     const accepts = await page.locator('.commands .accepts li').allTextContents();
     expect(accepts).toEqual(expect.arrayContaining(['module.update', 'module.delete']));
@@ -161,6 +170,19 @@ describe('inspector page', () => {
     await page.locator('#tab-history').click();
     await expect.poll(() => page.locator('#history-state').getAttribute('data-state'), { timeout: 10_000 }).toBe('active');
     expect(await page.locator('#history-slider').getAttribute('max')).toBe('1');
+  });
+
+  it('finds an aggregate by its name in the search', async () => {
+    const { page } = browser;
+    await page.locator('#search').fill('WEB');
+    await expect.poll(() => page.locator('#actor-list [role="option"]').count()).toBe(1);
+    expect(await page.locator('#actor-list [role="option"]').getAttribute('data-key')).toBe(`module:${moduleId}`);
+    await page.locator('#search').fill('tool');
+    await expect.poll(() => page.locator('#actor-list [role="option"] .name').allTextContents()).toEqual(['tools']);
+    // The service's list answers by name too (the page's search runs over it after a reload).
+    const { data } = await request(svc.client, `${svc.prefix}.inspect.actors`, { query: 'web' });
+    expect((data['actors'] as { id: string; name?: string }[]).map((a) => [a.id, a.name])).toEqual([[moduleId, 'web']]);
+    await page.locator('#search').fill('');
   });
 
   it('is keyboard navigable: / searches, arrows move the selection', async () => {
@@ -254,6 +276,10 @@ describe('inspector page', () => {
     );
     expect(rendered).toBeLessThan(120); // virtualised: only the visible rows exist
     expect(keyLatency).toBeLessThan(5_000);
+    // These actors came from another instance's batches: the head names it.
+    await page.keyboard.press('Home');
+    await expect.poll(() => page.locator('#actor-list [aria-selected="true"]').getAttribute('data-key')).toMatch(/^package:/);
+    await expect.poll(() => page.locator('#actor-instance').textContent()).toBe('on syntheti');
   });
 
   it('talks to nothing but loopback', () => {

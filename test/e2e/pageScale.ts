@@ -4,7 +4,10 @@
  * flowing, and measures how long the list takes to show them, the longest frame gap (how
  * long the page froze), how fast a key press is answered, and the page's JS heap.
  *
- *   npx tsx test/e2e/pageScale.ts [--counts 10000,25000,50000,100000]
+ *   npx tsx test/e2e/pageScale.ts [--counts 10000,25000,50000,100000] [--transport websocket|relay]
+ *
+ * `websocket`: the page connects to NATS over websocket; `relay`: through the service's
+ * own endpoint (server-sent events over the service's NATS connection).
  *
  * A measurement, not a test. Needs the page built (`npm run inspector`).
  */
@@ -15,8 +18,11 @@ import { startNatsServer } from '../support/natsServer.js';
 import { startTestService } from '../support/service.js';
 import { freePort, launchBrowser } from './browser.js';
 
-const { values } = parseArgs({ options: { counts: { type: 'string', default: '10000,25000,50000,100000' } } });
+const { values } = parseArgs({
+  options: { counts: { type: 'string', default: '10000,25000,50000,100000' }, transport: { type: 'string', default: 'websocket' } },
+});
 const COUNTS = values.counts.split(',').map(Number);
+const RELAY = values.transport === 'relay';
 
 /** Records the longest gap between two animation frames in `window.__longest`. */
 const FRAME_WATCH = `(() => {
@@ -28,7 +34,7 @@ const FRAME_WATCH = `(() => {
 
 async function main(): Promise<void> {
   await buildInspector();
-  const server = await startNatsServer({ websocket: true });
+  const server = await startNatsServer({ websocket: !RELAY });
   const rows: string[] = [
     '| actors | listed in (ms) | longest frame gap while loading (ms) | longest frame gap during 5,000 updates/s (ms) | key press answered in (ms) | JS heap (MiB) |',
     '|---|---|---|---|---|---|',
@@ -36,7 +42,9 @@ async function main(): Promise<void> {
   try {
     for (const n of COUNTS) {
       const port = await freePort();
-      const svc = await startTestService(server, { env: { INSPECTOR_PORT: String(port), NATS_WS_URL: server.wsUrl! } });
+      const svc = await startTestService(server, {
+        env: { INSPECTOR_PORT: String(port), ...(RELAY ? {} : { NATS_WS_URL: server.wsUrl! }) },
+      });
       const browser = await launchBrowser();
       try {
         const { page } = browser;
@@ -114,7 +122,7 @@ async function main(): Promise<void> {
   } finally {
     await server.dispose();
   }
-  process.stdout.write('\n' + rows.join('\n') + '\n');
+  process.stdout.write(`\n${RELAY ? 'relay' : 'websocket'}\n${rows.join('\n')}\n`);
 }
 
 main().catch((e: unknown) => {

@@ -5,7 +5,8 @@
  * 1. paths generated from every machine with xstate/graph, run against the service;
  * 2. random command sequences over several aggregates (fast-check);
  * 3. commands sent in parallel to one aggregate linearise;
- * 4. the random sequences again while the NATS server restarts;
+ * 4. the random sequences again while the NATS server restarts and the service is SIGKILLed
+ *    (every `ok` stored, the workspace the stream's projection, after every run);
  * 5. the coverage table, which fails the suite when a state or transition is not covered.
  *
  * One file, so one process holds the coverage of all of them. See docs/model-tests.md.
@@ -209,10 +210,11 @@ describe('random command sequences (fast-check)', () => {
   );
 });
 
-describe('random command sequences while the NATS server restarts', () => {
+describe('random command sequences while the NATS server restarts and the service is SIGKILLed', () => {
   let faulty: ServiceUnderTest;
   beforeAll(async () => {
-    faulty = await ServiceUnderTest.start();
+    // The service runs as its own process here, so a crash is a real SIGKILL.
+    faulty = await ServiceUnderTest.start({ process: true });
     // Queries are held to the model after restarts by the test below; here the replies and the stored histories.
     faulty.queries = false;
   });
@@ -221,11 +223,11 @@ describe('random command sequences while the NATS server restarts', () => {
   });
 
   it(
-    `runs ${RUNS.faults} random sequences of up to ${RUNS.faultCommands} commands with server restarts at random points, retrying with the same message_id, and ends in the model's state`,
+    `runs ${RUNS.faults} random sequences of up to ${RUNS.faultCommands} commands with server restarts and service SIGKILLs at random points, retrying with the same message_id, and ends in the model's state: every ok stored, the workspace the stream's projection`,
     async () => {
       const real: RunReal = { sut: faulty, send: { retryForMs: 60_000, attemptTimeoutMs: 2_000 }, liveEvents: false };
       await fc.assert(
-        fc.asyncProperty(fc.commands(commandArbitraries(true), { maxCommands: RUNS.faultCommands, size: 'medium' }), async (commands) => {
+        fc.asyncProperty(fc.commands(commandArbitraries(true, true), { maxCommands: RUNS.faultCommands, size: 'medium' }), async (commands) => {
           const model = newRun(faulty, 'f');
           await fc.asyncModelRun(() => ({ model, real }), commands);
           await checkRunEnd(model, real, 'faults');
@@ -234,7 +236,7 @@ describe('random command sequences while the NATS server restarts', () => {
         fcParameters(RUNS.faults),
       );
       tally.retries += faulty.retries;
-      console.log(`fault variant: ${tally.restarts} server restarts, ${faulty.retries} retried requests`);
+      console.log(`fault variant: ${tally.restarts} server restarts, ${tally.crashes} service SIGKILLs, ${faulty.retries} retried requests`);
     },
     LONG_TIMEOUT,
   );

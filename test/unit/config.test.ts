@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, type Config, type ConfigResult } from '../../src/config.js';
+import { loadConfig, usage, type Config, type ConfigResult } from '../../src/config.js';
+import { resolveLogFormat } from '../../src/logging.js';
 
 const SEED = 'SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4';
 
@@ -43,8 +44,8 @@ describe('config: defaults', () => {
     expect(c.nats.tls).toEqual({ ca: undefined, cert: undefined, key: undefined });
     expect(c.prefix).toBe('nix');
     expect(c.workspace).toBe(join(cwd, 'workspace'));
-    expect(c.inspector).toEqual({ enabled: true, port: 8787 });
-    expect(c.log.level).toBe('info');
+    expect(c.inspector).toEqual({ enabled: true, port: 8787, host: '127.0.0.1' });
+    expect(c.log).toEqual({ level: 'info', format: 'auto' });
     expect(c.aggregates).toEqual({ passivationIdleMs: 120_000, residentCap: 1_000_000, awakeCap: 10_000, snapshotEvery: 100, commandTimeoutMs: 600_000, storeRetryBudgetMs: 10_000 });
     expect(c.nix.activationEnabled).toBe(false);
     expect(c.nix.nixosMarker).toBe('/etc/NIXOS');
@@ -53,8 +54,8 @@ describe('config: defaults', () => {
   });
 
   it('turns the inspector off with port 0', () => {
-    expect(ok(loadConfig([], { INSPECTOR_PORT: '0' }, dir())).inspector).toEqual({ enabled: false, port: 0 });
-    expect(ok(loadConfig([], { INSPECTOR_ENABLED: 'false' }, dir())).inspector).toEqual({ enabled: false, port: 8787 });
+    expect(ok(loadConfig([], { INSPECTOR_PORT: '0' }, dir())).inspector).toEqual({ enabled: false, port: 0, host: '127.0.0.1' });
+    expect(ok(loadConfig([], { INSPECTOR_ENABLED: 'false' }, dir())).inspector).toEqual({ enabled: false, port: 8787, host: '127.0.0.1' });
   });
 });
 
@@ -137,6 +138,7 @@ describe('config: values', () => {
           NIX_NIXOS_MARKER: '/tmp/marker',
           NIX_NIXOS_REBUILD: '/opt/bin/nixos-rebuild',
           NIX_BINARY_CACHE_URL: 'https://cache.example.org',
+          NIX_ALLOW_REMOTE_BUILDS: 'true',
           LOG_LEVEL: 'WARN',
         },
         dir(),
@@ -150,6 +152,7 @@ describe('config: values', () => {
       binaryCacheUrl: 'https://cache.example.org',
       nixosMarker: '/tmp/marker',
       nixosRebuildBin: '/opt/bin/nixos-rebuild',
+      allowRemoteBuilds: true,
     });
     expect(c.log.level).toBe('warn');
   });
@@ -179,6 +182,33 @@ describe('config: values', () => {
   });
 });
 
+describe('config: LOG_FORMAT', () => {
+  it('takes json, pretty or auto from the environment (any letter case) or the file, auto by default', () => {
+    expect(ok(loadConfig([], { LOG_FORMAT: 'json' }, dir())).log.format).toBe('json');
+    expect(ok(loadConfig([], { LOG_FORMAT: ' Pretty ' }, dir())).log.format).toBe('pretty');
+    expect(ok(loadConfig([], { LOG_FORMAT: 'AUTO' }, dir())).log.format).toBe('auto');
+    expect(ok(loadConfig([], { LOG_FORMAT: '' }, dir())).log.format).toBe('auto');
+    const { cwd } = withFile({ log: { level: 'warn', format: 'pretty' } });
+    expect(ok(loadConfig([], {}, cwd)).log).toEqual({ level: 'warn', format: 'pretty' });
+    expect(ok(loadConfig([], { LOG_FORMAT: 'json' }, cwd)).log).toEqual({ level: 'warn', format: 'json' });
+  });
+
+  it('names a bad value in the file, and lists the setting in --help', () => {
+    const { cwd, file } = withFile({ log: { format: 'colourful' } });
+    const { message, settings } = bad(loadConfig([], {}, cwd));
+    expect(settings).toEqual(['log.format']);
+    expect(message).toContain(`log.format [file ${file}]: got "colourful"; expected json, pretty, or auto`);
+    expect(usage()).toMatch(/^\s+log\.format\s+LOG_FORMAT\s+json, pretty, or auto/m);
+  });
+
+  it('makes auto pretty on a terminal and JSON anywhere else; json and pretty are what they say', () => {
+    expect(resolveLogFormat('auto', true)).toBe('pretty');
+    expect(resolveLogFormat('auto', false)).toBe('json');
+    expect(resolveLogFormat('json', true)).toBe('json');
+    expect(resolveLogFormat('pretty', false)).toBe('pretty');
+  });
+});
+
 describe('config: bad values are named with their source and expected form', () => {
   const cases: [string, Record<string, string>, RegExp][] = [
     ['NATS_URL', { NATS_URL: 'http://example.org' }, /NATS_URL \[environment\]: got "http:\/\/example.org"; expected a NATS URL/],
@@ -198,6 +228,7 @@ describe('config: bad values are named with their source and expected form', () 
       { LOG_LEVEL: 'verbose' },
       /LOG_LEVEL \[environment\]: got "verbose"; expected one of fatal, error, warn, info, debug, trace, silent/,
     ],
+    ['LOG_FORMAT', { LOG_FORMAT: 'yaml' }, /LOG_FORMAT \[environment\]: got "yaml"; expected json, pretty, or auto/],
     ['NATS_RECONNECT_FACTOR', { NATS_RECONNECT_FACTOR: '0.5' }, /NATS_RECONNECT_FACTOR.*expected a number from 1 to 100/],
     ['NATS_RECONNECT_INITIAL_MS', { NATS_RECONNECT_INITIAL_MS: '-5' }, /NATS_RECONNECT_INITIAL_MS/],
     ['NATS_RECONNECT_MAX_ATTEMPTS', { NATS_RECONNECT_MAX_ATTEMPTS: '0' }, /NATS_RECONNECT_MAX_ATTEMPTS.*"infinite"/],

@@ -8,6 +8,7 @@ import { registry } from '../../machines/index.js';
 import { commandSpecs } from '../../src/domain/commands.js';
 import { allQueries } from '../../src/domain/queries.js';
 import { describeSettings } from '../../src/config.js';
+import { generatedSections, generatedText } from '../../src/config/readmeSections.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -36,6 +37,12 @@ describe('README', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  it('holds the configuration table generated from the settings table (npm run docs writes it)', () => {
+    for (const [name, text] of Object.entries(generatedSections())) {
+      expect(generatedText(readme, name), `README section ${name}: run npm run docs`).toBe(text);
+    }
   });
 
   it('documents every setting by its environment variable', () => {

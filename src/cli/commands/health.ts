@@ -5,13 +5,13 @@ import { renderRecord } from '../format.js';
 import { EXIT_HELP, GLOBAL_HELP, type Subcommand } from '../io.js';
 
 export const health: Subcommand = {
-  summary: 'ask the running service how it is (exit 1 when degraded)',
+  summary: 'ask the running service how it is (exit 1 unless healthy)',
   help: () =>
     [
       'Usage: cim-domain-nix health',
       '',
       `Asks ${HEALTH_SUBJECT} and prints the answer: status, version, NATS connection, aggregates,`,
-      'publisher, intake counters and whether nix is available. Exit code 0 when ok, 1 when degraded.',
+      'publisher, intake counters and whether nix is available. Exit code 0 when healthy, 1 when degraded or unhealthy.',
       '',
       GLOBAL_HELP,
       '',
@@ -27,7 +27,7 @@ export const health: Subcommand = {
       const reply = await requestJson(client, HEALTH_SUBJECT, undefined, args.global.timeout ?? 5_000);
       if (args.global.json) io.out(JSON.stringify(reply));
       else for (const line of renderRecord(reply)) io.out(line);
-      return reply['status'] === 'ok' ? ExitCode.ok : ExitCode.failed;
+      return reply['status'] === 'healthy' ? ExitCode.ok : ExitCode.failed;
     } finally {
       await client.close();
     }

@@ -1,7 +1,6 @@
 /** `query <query>`: a query validated with its wire schema, sent, and its answer printed (every page with --all). */
-import { allQueries } from '../../domain/queries.js';
-import { describeZodError } from '../../messaging/commandIntake.js';
-import { canonicalQuery, queryPayloadSchemas, type QueryName } from '../../projections/querySchemas.js';
+import { allQueries, canonicalQuery, type QueryDef } from '../../domain/queries.js';
+import { describeZodError } from '../../domain/validation.js';
 import { UsageError, buildPayload, describeFields, jsonArgument, jsonSchemaOf } from '../args.js';
 import { CliError, ExitCode, openClient, requestJson } from '../client.js';
 import { renderErrorReply, renderQueryReply } from '../format.js';
@@ -12,16 +11,16 @@ const names = (): string =>
     .map((q) => `${q.aggregate}.${q.action}`)
     .join(', ');
 
-function queryOf(words: readonly string[]): { name: QueryName; subject: [string, string]; rest: string[] } {
+function queryOf(words: readonly string[]): { def: QueryDef; subject: [string, string]; rest: string[] } {
   const [first, second, ...others] = words;
   if (first === undefined) throw new UsageError(`name the query, e.g. query flake.list; queries: ${names()}`);
   const [agg, action] = first.split('.', 2);
   if (action !== undefined) {
-    const name = canonicalQuery(agg!, action);
-    if (name) return { name, subject: [agg!, action], rest: second === undefined ? others : [second, ...others] };
+    const def = canonicalQuery(agg!, action);
+    if (def) return { def, subject: [agg!, action], rest: second === undefined ? others : [second, ...others] };
   } else if (second !== undefined) {
-    const name = canonicalQuery(first, second);
-    if (name) return { name, subject: [first, second], rest: others };
+    const def = canonicalQuery(first, second);
+    if (def) return { def, subject: [first, second], rest: others };
   }
   throw new UsageError(`unknown query '${first}'; queries: ${names()}`);
 }
@@ -55,8 +54,8 @@ export const query: Subcommand = {
       io.out(this.help());
       return ExitCode.ok;
     }
-    const { name, subject, rest } = queryOf(args.positional);
-    const schema = queryPayloadSchemas[name];
+    const { def, subject, rest } = queryOf(args.positional);
+    const { name, schema } = def;
     const all = args.fields.some(([f]) => f === 'all');
     const fields = args.fields.filter(([f]) => f !== 'all');
     if (args.global.help) {

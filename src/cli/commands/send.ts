@@ -1,6 +1,6 @@
 /** `send <command>`: a command validated with its wire schema, then sent; the reply printed. */
 import { commandSpecs, type CommandSpec } from '../../domain/commands.js';
-import { describeZodError } from '../../messaging/commandIntake.js';
+import { describeZodError } from '../../domain/validation.js';
 import { UsageError, buildPayload, describeFields, jsonArgument, jsonSchemaOf, type ParsedArgs } from '../args.js';
 import { CliError, ExitCode, openClient, requestJson } from '../client.js';
 import { renderErrorReply } from '../format.js';

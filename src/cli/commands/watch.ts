@@ -49,9 +49,9 @@ export const watch: Subcommand = {
     const kinds: Array<['event' | 'progress' | 'error', string]> = given
       ? [['event', pattern]]
       : [
-          ['event', `${p}.event.${pattern}`],
-          ...(switches.has('no-progress') ? [] : [['progress', `${p}.progress.${pattern}`] as ['progress', string]]),
-          ...(switches.has('errors') ? [['error', `${p}.error.${pattern}`] as ['error', string]] : []),
+          ['event', client.subjects.within('event', pattern)],
+          ...(switches.has('no-progress') ? [] : [['progress', client.subjects.within('progress', pattern)] as ['progress', string]]),
+          ...(switches.has('errors') ? [['error', client.subjects.within('error', pattern)] as ['error', string]] : []),
         ];
     let seen = 0;
     let finish!: () => void;
@@ -63,13 +63,8 @@ export const watch: Subcommand = {
       } catch {
         data = { raw: msg.string() };
       }
-      const kindOf = given
-        ? msg.subject.startsWith(`${p}.progress.`)
-          ? 'progress'
-          : msg.subject.startsWith(`${p}.error.`)
-            ? 'error'
-            : 'event'
-        : kind;
+      const family = client.subjects.parse(msg.subject)?.kind;
+      const kindOf = given ? (family === 'progress' || family === 'error' ? family : 'event') : kind;
       if (args.global.json) {
         const headers: Record<string, string> = {};
         if (msg.headers) for (const [k, v] of msg.headers) headers[k] = v[0] ?? '';

@@ -86,10 +86,10 @@ describe('cli: health', () => {
   it('prints the health of the service (exit 0), as JSON with --json', async () => {
     const human = await runCli(['health'], conn);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/^status: ok$/m);
+    expect(human.stdout).toMatch(/^status: healthy$/m);
     expect(human.stdout).toMatch(/^service: cim-domain-nix$/m);
     const json = await runCli(['health', '--json'], conn);
-    expect(JSON.parse(json.stdout)).toMatchObject({ status: 'ok', service: 'cim-domain-nix' });
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: 'healthy', service: 'cim-domain-nix' });
   });
 
   it('exits 3 with a message saying what to do when NATS cannot be reached', async () => {
@@ -116,7 +116,7 @@ describe('cli: send', () => {
     const fromStdin = await runCli(['send', 'module', 'create', '-'], conn, JSON.stringify({ name: 'cli-b', module: moduleBody(2) }));
     expect(fromStdin.code).toBe(0);
     const nested = await runCli(
-      ['send', 'module.update', '--name', 'cli-b', '--module.config', '{"services.nginx.enable":true}', '--module.imports', './x.nix'],
+      ['send', 'module.update', '--name', 'cli-b', '--module.config', '{"services.nginx.enable":true}', '--module.imports', 'base'],
       conn,
     );
     expect(nested.code).toBe(0);

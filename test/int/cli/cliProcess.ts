@@ -28,7 +28,7 @@ export interface CliChild {
 export function spawnCli(args: string[], env: Record<string, string> = {}, stdin?: string): CliChild {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env))
-    if (v !== undefined && !/^(NATS_|NIX_DOMAIN_PREFIX|NIX_WORKSPACE|LOG_LEVEL|INSPECTOR_)/.test(k)) clean[k] = v;
+    if (v !== undefined && !/^(NATS_|NIX_DOMAIN_PREFIX|NIX_WORKSPACE|LOG_|INSPECTOR_)/.test(k)) clean[k] = v;
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     env: { ...clean, CIM_DOMAIN_NIX_SOURCE: '1', ...env },

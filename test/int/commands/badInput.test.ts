@@ -139,6 +139,6 @@ describe('command intake', () => {
 
   it('keeps serving after every bad input', async () => {
     const reply = await request(svc.client, 'health.cim-domain-nix', {});
-    expect(reply.data['status']).toBe('ok');
+    expect(reply.data['status']).toBe('healthy');
   });
 });

@@ -19,7 +19,7 @@ let events: Collector;
 
 beforeAll(async () => {
   server = await startNatsServer();
-  svc = await startTestService(server, { env: { NIX_COMMAND_TIMEOUT_MS: '4000' } });
+  svc = await startTestService(server, { env: { NIX_COMMAND_TIMEOUT_MS: '10000' } });
   events = await collect(svc.client, `${svc.prefix}.event.>`);
 });
 
@@ -112,7 +112,7 @@ describe('nix over NATS', () => {
     );
     expect(others.every((r) => r.data['status'] === 'ok')).toBe(true);
     const [a, b] = await Promise.all([first, second]);
-    expect(a.data).toMatchObject({ status: 'ok', version: 2 });
+    expect(a.data, JSON.stringify(a.data)).toMatchObject({ status: 'ok', version: 2 });
     const finalA = (a.data['events'] as Array<{ event_type: string; event_id: string }>).at(-1)!;
     const finalB = (b.data['events'] as Array<{ event_type: string; event_id: string }>).at(-1)!;
     expect(finalA.event_type).toBe('PackageBuilt');
@@ -123,7 +123,7 @@ describe('nix over NATS', () => {
   });
 
   it('answers unavailable when a command outlives the command timeout, and still records its outcome', async () => {
-    fixtureFlake('slower', '/bin/sleep 6; echo done > $out');
+    fixtureFlake('slower', '/bin/sleep 13; echo done > $out'); // outlives the 10 s command timeout
     const reply = await cmd('package.build', { flake_ref: 'path:slower', attribute: ATTR });
     expect(reply.data).toMatchObject({ status: 'error', code: 'unavailable' });
     expect(String(reply.data['message'])).toMatch(/still running/);

@@ -6,8 +6,8 @@
 import { createServer } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../../src/config.js';
+import { ConnectionFailedError } from '../../../src/errors.js';
 import {
-  ConnectionFailedError,
   createConnectionSupervisor,
   type ConnectionStateName,
   type ConnectionSupervisor,

@@ -41,8 +41,16 @@ let server: NatsServer;
 const clients: NatsConnection[] = [];
 let responder: NatsConnection;
 
-async function as(user: string, password: string): Promise<NatsConnection> {
-  const nc = await connect({ servers: server.url, user, pass: password });
+/** Each role's own inbox prefix, as the example file documents. */
+const INBOX: Record<string, string> = {
+  admin: '_INBOX_admin',
+  developer: '_INBOX_developer',
+  reader: '_INBOX_reader',
+  'cim-domain-nix': '_INBOX_cim_domain_nix',
+};
+
+async function as(user: string, password: string, inboxPrefix = INBOX[user]): Promise<NatsConnection> {
+  const nc = await connect({ servers: server.url, user, pass: password, ...(inboxPrefix ? { inboxPrefix } : {}) });
   clients.push(nc);
   return nc;
 }
@@ -152,6 +160,49 @@ describe('roles of deploy/nats-server.example.conf', () => {
     await expect.poll(() => received.slice(before)).toEqual(['nix.query.flake.get']);
   });
 
+  it('keeps host changes to admins: a developer may not roll a configuration back either', async () => {
+    const dev = await as('developer', PASSWORDS.NIX_DEVELOPER_PASSWORD);
+    for (const subject of ['nix.cmd.config.rollback', 'nix.cmd.config.activate']) {
+      const violation = nextViolation(dev);
+      dev.publish(subject, '{}');
+      const v = await violation;
+      expect(v.operation).toBe('publish');
+      expect(v.subject).toBe(subject);
+    }
+    const admin = await as('admin', PASSWORDS.NIX_ADMIN_PASSWORD);
+    expect((await admin.request('nix.cmd.config.rollback', '{}', { timeout: 5_000 })).json<{ subject: string }>().subject).toBe('nix.cmd.config.rollback');
+  });
+
+  it("gives every role its own inbox: none can listen to another's replies or the default _INBOX", async () => {
+    const users: Array<[string, string]> = [
+      ['admin', PASSWORDS.NIX_ADMIN_PASSWORD],
+      ['developer', PASSWORDS.NIX_DEVELOPER_PASSWORD],
+      ['reader', PASSWORDS.NIX_READER_PASSWORD],
+      ['cim-domain-nix', PASSWORDS.NIX_SERVICE_PASSWORD],
+    ];
+    for (const [user, password] of users) {
+      const nc = await as(user, password);
+      // Its own inbox works: a request gets its reply.
+      const ask = user === 'cim-domain-nix' ? 'nix.query.flake.list' : 'health.cim-domain-nix';
+      expect((await nc.request(ask, '', { timeout: 5_000 })).json<{ status: string }>().status).toBe('ok');
+      for (const other of ['_INBOX', ...Object.entries(INBOX).filter(([u]) => u !== user).map(([, p]) => p)]) {
+        const violation = nextViolation(nc);
+        nc.subscribe(`${other}.>`);
+        const v = await violation;
+        expect(v.operation, `${user} on ${other}`).toBe('subscription');
+        expect(v.subject).toBe(`${other}.>`);
+      }
+    }
+  });
+
+  it('refuses a requester without its prefix its reply subscription', async () => {
+    const reader = await as('reader', PASSWORDS.NIX_READER_PASSWORD, '_INBOX');
+    const violation = nextViolation(reader);
+    const reply = reader.request('health.cim-domain-nix', '', { timeout: 2_000 });
+    expect((await violation).operation).toBe('subscription');
+    await expect(reply).rejects.toBeDefined();
+  });
+
   it('refuses a wrong password for a role', async () => {
     await expect(connect({ servers: server.url, user: 'developer', pass: 'nope' })).rejects.toBeInstanceOf(errors.AuthorizationError);
   });
@@ -166,6 +217,7 @@ describe('roles of deploy/nats-server.example.conf', () => {
         NATS_URL: server.url,
         NATS_USER: 'reader',
         NATS_PASSWORD: PASSWORDS.NIX_READER_PASSWORD,
+        NATS_INBOX_PREFIX: INBOX['reader']!,
         NIX_WORKSPACE: '/tmp/cim-unused-ws',
       });
       if (!loaded.ok) throw new Error(loaded.message);

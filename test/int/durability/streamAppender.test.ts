@@ -5,7 +5,8 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StreamApiError, StreamAppender, StreamUnavailableError } from '../../../src/messaging/streamAppender.js';
+import { StreamAppender } from '../../../src/store/streamAppender.js';
+import { StreamApiError, StreamUnavailableError } from '../../../src/errors.js';
 import { startNatsServer, type NatsServer } from '../../support/natsServer.js';
 
 let server: NatsServer;

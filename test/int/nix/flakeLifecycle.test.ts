@@ -84,7 +84,7 @@ describe('nix port: flake lifecycle (real nix, offline)', () => {
       attribute: 'packages.x86_64-linux.default',
       store_paths: [storePaths.out as string],
     });
-    const cacheDir = join(dir, '.cache/binary');
+    const cacheDir = join(dir, '.binary-cache');
     expect(cached).toEqual({ cache_url: `file://${cacheDir}`, paths: [storePaths.out] });
     const hash = (storePaths.out as string).slice('/nix/store/'.length, '/nix/store/'.length + 32);
     expect(readdirSync(cacheDir)).toEqual(expect.arrayContaining(['nix-cache-info', `${hash}.narinfo`]));

@@ -64,7 +64,7 @@ describe('embedded nats-server', () => {
     const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
     clients.push(nc);
     const health = (await nc.request('health.cim-domain-nix', '', { timeout: 5_000 })).json<Record<string, unknown>>();
-    expect(health['status']).toBe('ok');
+    expect(health['status']).toBe('healthy');
     expect(health['nats']).toMatchObject({ state: 'connected', server: 'nats://127.0.0.1:4222' });
     await nc.close();
 

@@ -151,7 +151,7 @@ describe('service process: connected', () => {
       tls: { caFile: tls.caFile, certFile: tls.clientCert, keyFile: tls.clientKey },
     });
     const h = await health(nc);
-    expect(h['status']).toBe('ok');
+    expect(h['status']).toBe('healthy');
     expect(h['nats']).toMatchObject({ state: 'connected', server: s.url.replace('nats://', 'tls://') });
 
     p.signal('SIGTERM');
@@ -180,11 +180,17 @@ describe('service process: connected', () => {
       NIX_SERVICE_PASSWORD: 's4',
     });
     const s = await server({ config: body.slice(start, end) });
-    const p = await service({ NATS_URL: s.url, NATS_USER: 'cim-domain-nix', NATS_PASSWORD: 's4' });
+    const p = await service({ NATS_URL: s.url, NATS_USER: 'cim-domain-nix', NATS_PASSWORD: 's4', NATS_INBOX_PREFIX: '_INBOX_cim_domain_nix' });
     await p.waitForLog(running, 30_000);
-    const reader = await client({ servers: s.url, user: 'reader', pass: 'r3' });
+    const reader = await client({ servers: s.url, user: 'reader', pass: 'r3', inboxPrefix: '_INBOX_reader' });
     const h = await health(reader);
-    expect(h['status']).toBe('ok');
+    expect(h['status']).toBe('healthy');
+    // A developer's command is stored (JetStream answers the service on its own inbox) and answered on the developer's.
+    const developer = await client({ servers: s.url, user: 'developer', pass: 'd2', inboxPrefix: '_INBOX_developer' });
+    const created = (await developer.request('nix.cmd.module.create', JSON.stringify({ name: 'roles', module: {} }), { timeout: 10_000 })).json<Record<string, unknown>>();
+    expect(created).toMatchObject({ status: 'ok', version: 1 });
+    const got = (await reader.request('nix.query.module.get', JSON.stringify({ name: 'roles', min_sequence: 1 }), { timeout: 10_000 })).json<Record<string, unknown>>();
+    expect(got).toMatchObject({ status: 'ok' });
     // No permission error met on the way.
     expect(p.lines.filter((l) => typeof l.msg === 'string' && l.msg.includes('permission violation'))).toEqual([]);
   });
@@ -200,7 +206,7 @@ describe('service process: connected', () => {
     await s.restart();
     await p.waitForLog(running, 30_000);
     const nc = await client({ servers: s.url, maxReconnectAttempts: -1, reconnectTimeWait: 50 });
-    expect((await health(nc))['status']).toBe('ok');
+    expect((await health(nc))['status']).toBe('healthy');
 
     p.signal('SIGINT');
     expect((await p.waitForExit()).code).toBe(0);
@@ -217,7 +223,7 @@ describe('service process: connected', () => {
     await s.restart();
     await p.waitForLog(running, 30_000);
     const nc = await client({ servers: s.url, maxReconnectAttempts: -1, reconnectTimeWait: 50 });
-    expect((await health(nc))['status']).toBe('ok');
+    expect((await health(nc))['status']).toBe('healthy');
 
     // Marks are taken before the action: the service can log the lost connection before this
     // process has handled the server's exit, and that line must count.
@@ -241,7 +247,7 @@ describe('service process: connected', () => {
         },
         { timeout: 20_000, interval: 25 },
       )
-      .toBe('ok');
+      .toBe('healthy');
     const healthMs = Math.round(performance.now() - restarted);
     console.log(`[measure] process: server restart -> connected logged within ${connectedMs} ms; first answered health ${healthMs} ms`);
     expect(connectedLine.state).toBe('connected');

@@ -55,10 +55,12 @@ export const samples: Record<AggregateKind, readonly Sample[]> = {
       template: 'minimal',
       inputs: { bad: w.urls.missing },
     })),
-    sample('create with an input outside the workspace', 'create', (_, w) => ({
+    // An input URL outside the workspace is refused at intake (issue 12): this input passes
+    // intake and fails in the effect (the template cannot name an input `self`).
+    sample('create with an input named self', 'create', (_, w) => ({
       description: 'a model flake',
       template: 'minimal',
-      inputs: { out: w.urls.outside },
+      inputs: { self: w.urls.ok },
     })),
     sample('add_input dep', 'add_input', (_, w) => ({ name: 'dep', url: w.urls.ok })),
     sample('add_input gone (missing)', 'add_input', (_, w) => ({ name: 'gone', url: w.urls.missing })),
@@ -72,7 +74,8 @@ export const samples: Record<AggregateKind, readonly Sample[]> = {
     sample('build', 'build'),
     sample('build with out-link', 'build', (a) => ({ output_path: `links/${a.id}` })),
     sample('cache', 'cache'),
-    sample('cache outside the workspace', 'cache', (_, w) => ({ cache_url: w.outsideCache })),
+    // A cache outside the workspace is refused at intake (issue 12): this one is inside and nix refuses it.
+    sample('cache to a broken cache', 'cache', (_, w) => ({ cache_url: w.brokenCache })),
   ],
   module: [
     sample('create', 'create', () => ({ module: body(0) })),
@@ -224,7 +227,7 @@ export function comparableContext(kind: AggregateKind, context: Record<string, u
  */
 export function abstractState(kind: AggregateKind, snapshot: { value: unknown; context: Record<string, unknown> }): string {
   const c = snapshot.context;
-  // The whole pending effect: its outcome depends on it (a create with an input outside the workspace fails).
+  // The whole pending effect: its outcome depends on it (a create with an input named self fails).
   const pending = JSON.stringify(c['pending_effect']);
   const base = `${String(snapshot.value)}|${pending}`;
   switch (kind) {

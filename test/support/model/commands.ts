@@ -38,6 +38,16 @@ export interface RunModel {
   aggregates: ModelAggregate[];
   /** The last command answered per aggregate. */
   last: Map<number, Answered>;
+  /** Every event an `ok` reply named, per aggregate: each must be in the stream (SPEC §11). */
+  okEvents: Map<number, Array<{ event_id: string; sequence: number; where: string }>>;
+}
+
+/** Keeps the events an `ok` reply names, for the truth check at the end of the run. */
+function noteOk(m: RunModel, agg: number, actual: { data: Record<string, unknown> }, where: string): void {
+  if (actual.data['status'] !== 'ok') return;
+  const list = m.okEvents.get(agg) ?? [];
+  for (const e of (actual.data['events'] ?? []) as Array<{ event_id: string; sequence: number }>) list.push({ event_id: e.event_id, sequence: e.sequence, where });
+  m.okEvents.set(agg, list);
 }
 
 /** The system of one run. */
@@ -59,6 +69,7 @@ export function newRun(sut: ServiceUnderTest, label: string): RunModel {
       ({ kind, variant, n }) => new ModelAggregate(addressFor(kind, scope, sut.world, variant, n), sut.world, 'service'),
     ),
     last: new Map(),
+    okEvents: new Map(),
   };
 }
 
@@ -79,6 +90,7 @@ async function sendAndCheck(m: RunModel, r: RunReal, agg: number, label: string,
   const actual = await reply;
   tally.steps++;
   const where = `${step} ${name(agg)} ${label}`;
+  noteOk(m, agg, actual, where);
   r.sut.expectReply(model.address, prediction, actual, where);
   if (r.liveEvents) await r.sut.expectEvents(model.address, prediction, actual, where);
   await r.sut.expectQuery(model, where);
@@ -116,6 +128,7 @@ export class Resend implements fc.AsyncCommand<RunModel, RunReal> {
     const model = m.aggregates[this.agg]!;
     const actual = await r.sut.send(command, identity, r.send);
     tally.steps++;
+    noteOk(m, this.agg, actual, `resend ${name(this.agg)} ${command.label}`);
     r.sut.expectReply(
       model.address,
       prediction,
@@ -176,6 +189,41 @@ export class RestartServer implements fc.AsyncCommand<RunModel, RunReal> {
   }
 }
 
+/**
+ * SIGKILLs the service and starts it again (optionally while a command is in flight, sent
+ * `afterMs` before the kill): the client retries with the same message_id, and the run goes
+ * on as the model says. What the crash left half done (a reply not sent, a file not written)
+ * must be made whole by the restarted service.
+ */
+export class CrashService implements fc.AsyncCommand<RunModel, RunReal> {
+  constructor(
+    readonly inFlight: readonly [number, string] | undefined,
+    readonly afterMs: number,
+  ) {}
+  check(): boolean {
+    return true;
+  }
+  async run(m: RunModel, r: RunReal): Promise<void> {
+    tally.crashes++;
+    if (!this.inFlight) {
+      await r.sut.crash();
+      return;
+    }
+    const [agg, label] = this.inFlight;
+    const sent = sendAndCheck(m, r, agg, label, 'in flight during a crash:').then(
+      () => ({ ok: true as const }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    await delay(this.afterMs);
+    await r.sut.crash();
+    const result = await sent;
+    if (!result.ok) throw result.error instanceof Error ? result.error : new Error(String(result.error));
+  }
+  toString(): string {
+    return this.inFlight ? `SIGKILL the service ${this.afterMs} ms after sending ${name(this.inFlight[0])} ${this.inFlight[1]}` : 'SIGKILL the service';
+  }
+}
+
 /** A command to one aggregate: any of its samples (valid or not in the current state), rarely a malformed payload. */
 function sendTo(agg: number): fc.Arbitrary<readonly [number, string]> {
   const kind = RUN_AGGREGATES[agg]!.kind;
@@ -190,8 +238,11 @@ function sendTo(agg: number): fc.Arbitrary<readonly [number, string]> {
 const anyAggregate = fc.integer({ min: 0, max: RUN_AGGREGATES.length - 1 });
 const anySend = anyAggregate.chain(sendTo);
 
-/** The command arbitraries of the random sequences; with `faults`, restarts of the server too. */
-export function commandArbitraries(faults: boolean): Array<fc.Arbitrary<fc.AsyncCommand<RunModel, RunReal>>> {
+/**
+ * The command arbitraries of the random sequences; with `faults`, restarts of the server too,
+ * and with `crashes`, SIGKILLs of the service.
+ */
+export function commandArbitraries(faults: boolean, crashes = false): Array<fc.Arbitrary<fc.AsyncCommand<RunModel, RunReal>>> {
   const arbs: Array<fc.Arbitrary<fc.AsyncCommand<RunModel, RunReal>>> = [
     anySend.map(([agg, label]) => new Send(agg, label)),
     anySend.map(([agg, label]) => new Send(agg, label)),
@@ -209,14 +260,24 @@ export function commandArbitraries(faults: boolean): Array<fc.Arbitrary<fc.Async
         .map(([inFlight, afterMs]) => new RestartServer(inFlight, afterMs)),
     );
   }
+  if (crashes) {
+    arbs.push(
+      fc
+        .tuple(fc.option(anySend, { nil: undefined }), fc.integer({ min: 0, max: 40 }))
+        .map(([inFlight, afterMs]) => new CrashService(inFlight, afterMs)),
+    );
+  }
   return arbs;
 }
 
 /** After a run: every aggregate's stored history, state and (without faults) its live events are the model's. */
 export async function checkRunEnd(m: RunModel, r: RunReal, label: string): Promise<void> {
-  for (const model of m.aggregates) {
+  for (const [i, model] of m.aggregates.entries()) {
     const where = `${label}: end of the run`;
     await r.sut.expectHistory(model, where);
+    // The truth of SPEC §11: every ok is stored, and the workspace is the stream's projection.
+    await r.sut.expectOkStored(model.address, m.okEvents.get(i) ?? []);
+    await r.sut.expectWorkspaceFile(model.address, where);
     await r.sut.expectQuery(model, where);
     if (r.liveEvents) {
       const expected = model.history.map((e) => e.sequence);

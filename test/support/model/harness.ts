@@ -18,10 +18,13 @@ import { registry } from '../../../machines/index.js';
 import { ENVELOPE_FIELDS } from '../../../src/domain/events.js';
 import type { Identity } from '../../../src/domain/identity.js';
 import { subjectsFor } from '../../../src/domain/subjects.js';
-import { EventStore, type StoredEvent } from '../../../src/messaging/eventStore.js';
+import { JetStreamEventLog, type StoredEvent } from '../../../src/store/index.js';
 import { deferred, type Deferred } from '../deferred.js';
 import { startNatsServer, type NatsServer } from '../natsServer.js';
-import { startTestService, type TestService } from '../service.js';
+import { startTestService, uniquePrefix, type TestService } from '../service.js';
+import { startServiceProcess } from '../serviceProcess.js';
+import { loadConfig } from '../../../src/config.js';
+import { renderResource, resourceFile } from '../../../src/nix/workspaceEffects.js';
 import { comparableContext, type Address, type WireCommand } from './catalogue.js';
 import { replay, type ModelAggregate, type PredictedEvent, type Prediction } from './modelAggregate.js';
 import { comparableFact, prepareWorkspace, type World } from './world.js';
@@ -230,6 +233,8 @@ export class NixosHost {
 export interface StartOptions {
   /** Extra service environment (NIX_RESIDENT_CAP, …). */
   env?: Record<string, string>;
+  /** Run the service as its own process (as `npm start` does), so it can crash for real ({@link ServiceUnderTest.crash}). */
+  process?: boolean;
   /** Run on a stand-in NixOS host ({@link NixosHost}) with activation enabled. */
   nixosHost?: boolean;
   /** Label of the prefix, for logs. */
@@ -245,15 +250,57 @@ export interface SendOptions {
   attemptTimeoutMs?: number;
 }
 
+/** The service as the suite runs it: in this process, or as a child process that can be SIGKILLed. */
+interface RunningService {
+  readonly prefix: string;
+  readonly workspace: string;
+  readonly binaryCacheUrl: string;
+  stop(): Promise<void>;
+  /** SIGKILL, then start again on the same prefix, workspace and stream (process mode only). */
+  crash?(): Promise<void>;
+}
+
+function inProcess(svc: TestService): RunningService {
+  return { prefix: svc.prefix, workspace: svc.workspace, binaryCacheUrl: svc.config.nix.binaryCacheUrl, stop: () => svc.stop() };
+}
+
+const ready = (l: { msg?: string }) => typeof l.msg === 'string' && l.msg.startsWith('cim-domain-nix ready');
+
+/** The service as a child process (src/main.ts, as `npm start` runs it), SIGKILLed by {@link RunningService.crash}. */
+async function asProcess(server: NatsServer, env: Record<string, string>): Promise<RunningService> {
+  const cwd = mkdtempSync(join(tmpdir(), 'cim-model-proc-'));
+  const prefix = uniquePrefix('mp');
+  const all = { NATS_URL: server.url, NIX_DOMAIN_PREFIX: prefix, NIX_WORKSPACE: join(cwd, 'workspace'), LOG_LEVEL: 'info', ...env };
+  const loaded = loadConfig([], all, cwd);
+  if (!loaded.ok) throw new Error(loaded.message);
+  let proc = await startServiceProcess({ env: all, cwd });
+  await proc.waitForLog(ready, 60_000);
+  return {
+    prefix,
+    workspace: loaded.config.workspace,
+    binaryCacheUrl: loaded.config.nix.binaryCacheUrl,
+    stop: async () => {
+      await proc.stop();
+      rmSync(cwd, { recursive: true, force: true });
+    },
+    crash: async () => {
+      proc.signal('SIGKILL');
+      await proc.waitForExit(10_000);
+      proc = await startServiceProcess({ env: all, cwd });
+      await proc.waitForLog(ready, 60_000);
+    },
+  };
+}
+
 /** The running system under test. */
 export class ServiceUnderTest {
   private constructor(
     readonly server: NatsServer,
-    readonly svc: TestService,
+    readonly svc: RunningService,
     readonly client: NatsConnection,
     readonly world: World,
     readonly events: EventLog,
-    private readonly store: EventStore,
+    private readonly store: JetStreamEventLog,
     /** The stand-in NixOS host, when the service runs on one. */
     readonly host: NixosHost | undefined,
   ) {}
@@ -267,17 +314,75 @@ export class ServiceUnderTest {
     const server = await startNatsServer();
     const host = options.nixosHost ? NixosHost.create() : undefined;
     const env = { ...options.env, ...host?.env };
-    const svc = await startTestService(server, { env });
+    const svc = options.process ? await asProcess(server, env) : inProcess(await startTestService(server, { env }));
     const client = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 50, name: 'model-suite' });
     const events = new EventLog();
     await events.start(client, `${svc.prefix}.event.>`);
-    const world = prepareWorkspace(svc.workspace, svc.config.nix.binaryCacheUrl, host ? 'nixos' : 'plain');
-    const store = await EventStore.open(client, subjectsFor(svc.prefix), pino({ level: 'silent' }));
+    const world = prepareWorkspace(svc.workspace, svc.binaryCacheUrl, host ? 'nixos' : 'plain');
+    const store = await JetStreamEventLog.open(client, subjectsFor(svc.prefix), pino({ level: 'silent' }));
     return new ServiceUnderTest(server, svc, client, world, events, store, host);
   }
 
   get prefix(): string {
     return this.svc.prefix;
+  }
+
+  /** SIGKILL the service and start it again (a service started with `process: true`). */
+  async crash(): Promise<void> {
+    if (!this.svc.crash) throw new Error('this service runs in the test process: start it with { process: true } to crash it');
+    this.crashes++;
+    await this.svc.crash();
+  }
+
+  /** Crashes so far. */
+  crashes = 0;
+
+  /**
+   * SPEC §11, "ok is a promise": every event an `ok` reply names is in the aggregate's stored
+   * history, with that sequence.
+   */
+  async expectOkStored(address: Address, okEvents: ReadonlyArray<{ event_id: string; sequence: number; where: string }>): Promise<void> {
+    if (okEvents.length === 0) return;
+    const stored = new Map((await this.history(address)).map((s) => [s.event.identity.message_id, s.event.sequence]));
+    for (const e of okEvents) {
+      expect(stored.get(e.event_id), `${e.where}: event ${e.event_id} named by an ok reply is stored for ${address.key} as #${e.sequence}`).toBe(e.sequence);
+    }
+  }
+
+  /**
+   * SPEC §11: the workspace is the projection of the stream. The file of a module, overlay or
+   * configuration holds what its last stored fact renders to (none once deleted), and the
+   * workspace flake lists it exactly while it exists. Files are written after the reply, so
+   * this waits for them (up to 30 s).
+   */
+  async expectWorkspaceFile(address: Address, where: string): Promise<void> {
+    if (address.kind !== 'module' && address.kind !== 'overlay' && address.kind !== 'config') return;
+    const kind = address.kind;
+    const stored = await this.history(address);
+    const field = kind === 'config' ? 'configuration' : kind;
+    let body: Record<string, unknown> | undefined;
+    for (const s of stored) {
+      if (s.fact.endsWith('.created') || s.fact.endsWith('.updated')) body = s.event[field] as Record<string, unknown>;
+      if (s.fact.endsWith('.deleted')) body = undefined;
+    }
+    const files = registry[kind].files;
+    if (!files) return;
+    const file = resourceFile(files.type, address.key);
+    const expected = body === undefined ? null : renderResource(files.type, address.key, body);
+    const attr = kind === 'module' ? `${address.key} = ./modules/` : kind === 'overlay' ? `${address.key} = import ./overlays/` : `${address.key} = nixpkgs.lib.nixosSystem`;
+    const read = (f: string) => {
+      try {
+        return readFileSync(join(this.svc.workspace, f), 'utf8');
+      } catch {
+        return null;
+      }
+    };
+    await expect
+      .poll(() => ({ file: read(file), listed: (read('flake.nix') ?? '').includes(attr) }), {
+        timeout: 30_000,
+        message: `${where}: ${file} is what the stored events of ${address.key} render to, and flake.nix lists it while it exists`,
+      })
+      .toEqual({ file: expected, listed: expected !== null });
   }
 
   async stop(): Promise<void> {

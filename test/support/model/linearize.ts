@@ -8,7 +8,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { expect } from 'vitest';
-import type { StoredEvent } from '../../../src/messaging/eventStore.js';
+import type { StoredEvent } from '../../../src/store/index.js';
 import type { Identity } from '../../../src/domain/identity.js';
 import { wireCommand, type Address, type WireCommand } from './catalogue.js';
 import { actualShape, newIdentity, payloadOf, predictedShape, type ActualReply, type ServiceUnderTest } from './harness.js';

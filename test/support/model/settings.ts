@@ -39,4 +39,4 @@ export function fcParameters(numRuns: number): { seed: number; numRuns: number; 
 }
 
 /** Counters the summary prints: sequences (paths and runs) and steps (commands) sent to the service. */
-export const tally = { sequences: 0, steps: 0, retries: 0, restarts: 0 };
+export const tally = { sequences: 0, steps: 0, retries: 0, restarts: 0, crashes: 0 };

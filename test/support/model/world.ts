@@ -6,14 +6,14 @@
  * outcome:
  *
  * - a flake input URL is `ok` (a local flake), `missing` (nothing there: nix cannot lock
- *   it) or `outside` (outside the workspace: forbidden before nix runs). A flake is healthy
+ *   it) or `outside` (outside the workspace: refused at intake, never sent). A flake is healthy
  *   while none of its inputs is missing; update, check, add_input and remove_input relock or
  *   evaluate it, so they fail (`nix_failed`) on an unhealthy flake — remove_input succeeds
  *   when it removes the last missing input. flake.create does not lock, so it succeeds with
- *   a missing input and fails (`forbidden`) with an outside one;
+ *   a missing input and fails (`nix_failed`, before any process runs) with an input named `self`;
  * - a package whose flake_ref ends in `/ok` builds (a `/bin/sh` derivation), one ending in
  *   `/bad` fails (its builder exits 1); cache copies to the configured file cache, and fails
- *   (`forbidden`) for a cache URL outside the workspace;
+ *   (`nix_failed`) for the broken cache (inside the workspace, made for another store dir);
  * - config activation and rollback record `executed: false` on a host that is not NixOS
  *   (`host: 'plain'`);
  * - module, overlay and config files are scheduled work: they never change a reply.
@@ -38,8 +38,8 @@ export interface World {
   urls: { ok: string; missing: string; outside: string };
   /** Cache URL that package.cache uses without `cache_url`. */
   defaultCache: string;
-  /** A cache URL outside the workspace. */
-  outsideCache: string;
+  /** A `file://` cache inside the workspace that nix refuses (its nix-cache-info names another store). */
+  brokenCache: string;
   /**
    * `plain`: not NixOS, activations and rollbacks are recorded with `executed: false`.
    * `nixos`: a stand-in NixOS host; they run the fake nixos-rebuild, which succeeds or fails.
@@ -58,7 +58,7 @@ export function pureWorld(host: World['host'] = 'plain'): World {
     workspace: '',
     urls: { ok: 'path:/model/deps/ok', missing: 'path:/model/deps/missing', outside: 'path:/etc' },
     defaultCache: 'file:///model/.binary-cache',
-    outsideCache: 'file:///etc/cim-model-cache',
+    brokenCache: 'file:///model/broken-cache',
     host,
   };
 }
@@ -87,11 +87,12 @@ function writeFile(path: string, text: string): void {
 /** Writes the shared fixtures into the service's workspace; returns the world there. */
 export function prepareWorkspace(workspace: string, defaultCache: string, host: World['host'] = 'plain'): World {
   writeFile(join(workspace, 'deps/ok/flake.nix'), '{\n  description = "a local dependency";\n  outputs = { self }: { };\n}\n');
+  writeFile(join(workspace, 'broken-cache/nix-cache-info'), 'StoreDir: /elsewhere/store\n');
   return {
     workspace,
     urls: { ok: `path:${workspace}/deps/ok`, missing: `path:${workspace}/deps/missing`, outside: 'path:/etc' },
     defaultCache,
-    outsideCache: 'file:///etc/cim-model-cache',
+    brokenCache: `file://${workspace}/broken-cache`,
     host,
   };
 }
@@ -144,6 +145,7 @@ export function outcomeOf(world: World, effect: EffectRequest, context: Record<s
     case 'flake.write':
       if (Object.values(effect.inputs).includes(world.urls.outside))
         return forbidden(effect.kind, 'an input URL points outside the workspace');
+      if (Object.hasOwn(effect.inputs, 'self')) return nixFailed(effect.kind, "the input name 'self' cannot be used");
       return ok(effect.kind, { files: [`${effect.path}/flake.nix`] });
     case 'flake.add_input': {
       if (effect.url === world.urls.outside) return forbidden(effect.kind, 'the input URL points outside the workspace');
@@ -173,7 +175,7 @@ export function outcomeOf(world: World, effect: EffectRequest, context: Record<s
         duration_ms: 0,
       });
     case 'package.cache':
-      if (effect.cache_url === world.outsideCache) return forbidden(effect.kind, 'the cache URL points outside the workspace');
+      if (effect.cache_url === world.brokenCache) return nixFailed(effect.kind, 'the binary cache is for another store');
       return ok(effect.kind, { cache_url: effect.cache_url ?? world.defaultCache, paths: effect.store_paths });
     case 'config.activate':
     case 'config.rollback':

@@ -8,13 +8,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { kindEffects } from '../../../src/aggregates/index.js';
 import { createNixPort } from '../../../src/nix/index.js';
 import { childEnvironment } from '../../../src/nix/nixCli.js';
 import { renderFlake } from '../../../src/nix/templates.js';
 
 const runs = Number(process.argv[2] ?? 20);
 const workspace = mkdtempSync(join(tmpdir(), 'cim-nix-measure-'));
-const port = createNixPort({ workspace });
+const port = createNixPort({ workspace, handlers: kindEffects });
 const env = childEnvironment(process.env);
 const tag = Math.random().toString(36).slice(2, 8);
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
 import type { EffectFailed, EffectOutcome, EffectRequest } from '../../../machines/_shared/protocol.js';
+import { kindEffects } from '../../../src/aggregates/index.js';
 import { createNixPort, type EffectContext, type NixPort, type NixPortOptions } from '../../../src/nix/index.js';
 
 export interface TempWorkspace {
@@ -16,12 +17,12 @@ export interface TempWorkspace {
   cleanup(): void;
 }
 
-/** A fresh workspace directory and a port on it; `cleanup()` removes both. */
-export function tempWorkspace(options: Omit<NixPortOptions, 'workspace'> = {}): TempWorkspace {
+/** A fresh workspace directory and a port on it (with the kinds' effect handlers); `cleanup()` removes both. */
+export function tempWorkspace(options: Omit<NixPortOptions, 'workspace' | 'handlers'> = {}): TempWorkspace {
   const dir = mkdtempSync(join(tmpdir(), 'cim-nix-'));
   return {
     dir,
-    port: createNixPort({ workspace: dir, ...options }),
+    port: createNixPort({ workspace: dir, handlers: kindEffects, ...options }),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

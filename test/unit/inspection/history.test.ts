@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { replayHistory } from '../../../src/inspection/history.js';
 import { HistoryReply } from '../../../src/inspection/wire.js';
-import type { StoredEvent } from '../../../src/messaging/eventStore.js';
+import type { StoredEvent } from '../../../src/store/index.js';
 
 function stored(fact: string, sequence: number, data: Record<string, unknown>): StoredEvent {
   const id = randomUUID();
@@ -35,6 +35,8 @@ describe('history replay', () => {
     expect(HistoryReply.safeParse(reply).success).toBe(true);
     if (reply.status !== 'ok') throw new Error('not ok');
     expect(reply.initial_state).toBe('none');
+    // Named by its natural key, from the context after the last event.
+    expect(reply.name).toBe('m');
     expect(reply.steps.map((s) => [s.sequence, s.state])).toEqual([
       [1, 'active'],
       [2, 'active'],

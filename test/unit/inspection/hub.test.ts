@@ -166,19 +166,13 @@ describe('inspection hub', () => {
   it('watches a system actor only when its state changes', () => {
     const { hub: h, batches } = hub();
     const sup = createActor(
-      supervisorMachine.provide({
-        actions: {
-          routeCommand: () => undefined,
-          holdCommand: () => undefined,
-          releaseHeld: () => undefined,
-          refuseCommand: () => undefined,
-        },
-      }),
+      supervisorMachine.provide({ actions: { releaseHeld: () => undefined } }),
       { id: 'supervisor' },
     );
     sup.start();
     h.attachSystem('supervisor', sup);
-    for (let i = 0; i < 100; i++) sup.send({ type: 'command.route', command: {} } as never);
+    // Events that change nothing (the mode is read, not sent, on every command): no records.
+    for (let i = 0; i < 100; i++) sup.send({ type: 'intake.resume' });
     sup.send({ type: 'intake.pause', reason: 'test' });
     h.flush();
     const rs = records(batches);
@@ -203,6 +197,72 @@ describe('inspection hub', () => {
     expect(h.list({ offset: 0, limit: 10, query: c.correlation_id.slice(0, 8) }).actors.map((a) => a.id)).toEqual(['b']);
     expect(h.list({ offset: 1, limit: 1 }).actors.map((a) => a.id)).toEqual(['d']);
     expect(h.list({ offset: 0, limit: 10, type: 'flake' }).total).toBe(0);
+  });
+
+  it('names each aggregate by its natural key: on the first record after it is known, on lifecycle records, in the list', () => {
+    const { hub: h, batches } = hub();
+    const id = randomUUID();
+    const actor = moduleActor(h, id);
+    send(h, actor, { type: 'module.create', name: 'web', module: { options: {}, config: {}, imports: [] } });
+    send(h, actor, { type: 'module.update', name: 'web', module: { options: {}, config: { a: 1 }, imports: [] } });
+    h.dropped('module', id, 'passivated');
+    h.flush();
+    const rs = records(batches);
+    // Not known at spawn (no command yet); then once, on the state record after the create; then on lifecycle records.
+    expect(rs.map((r) => [r.k, r.actor.name])).toEqual([
+      ['spawned', undefined],
+      ['event', undefined],
+      ['state', 'web'],
+      ['event', undefined],
+      ['state', undefined],
+      ['passivated', 'web'],
+    ]);
+    for (const r of rs) expect(InspectRecord.safeParse(r).success).toBe(true);
+    expect(h.get('module', id)).toMatchObject({ name: 'web' });
+    expect(h.list({ offset: 0, limit: 10, query: 'WE' }).actors.map((a) => [a.id, a.name])).toEqual([[id, 'web']]);
+    expect(h.list({ offset: 0, limit: 10, query: 'nomatch' }).total).toBe(0);
+  });
+
+  it("takes each kind's natural key from the kind's own definition (a package: flake_ref#attribute; a flake: its path while being created)", () => {
+    const { hub: h, batches } = hub();
+    const pkg = createActor(registry.package.machine, { input: { aggregate_id: 'p' } }) as AnyActor;
+    pkg.start();
+    h.attached('package', 'p', pkg, { replayed: 0, fromSnapshot: false });
+    send(h, pkg, { type: 'package.build', flake_ref: 'hello', attribute: 'packages.x86_64-linux.default' });
+    const flake = createActor(registry.flake.machine, { input: { aggregate_id: 'f' } }) as AnyActor;
+    flake.start();
+    h.attached('flake', 'f', flake, { replayed: 0, fromSnapshot: false });
+    send(h, flake, { type: 'flake.create', path: 'apps/hello', description: 'Hello', template: 'minimal', inputs: {} });
+    h.flush();
+    expect(h.get('package', 'p')?.name).toBe('hello#packages.x86_64-linux.default');
+    expect(h.get('flake', 'f')).toMatchObject({ state: 'creating', name: 'apps/hello' });
+    expect(
+      records(batches)
+        .filter((r) => r.actor.name !== undefined)
+        .map((r) => [r.k, r.actor.type]),
+    ).toEqual([
+      ['state', 'package'],
+      ['state', 'flake'],
+    ]);
+  });
+
+  it('bounds a long name and rehydrates an aggregate with its name on the record', () => {
+    const { hub: h, batches } = hub();
+    const actor = createActor(registry.config.machine, { input: { aggregate_id: 'c' } }) as AnyActor;
+    actor.start();
+    const long = 'h'.repeat(1_000);
+    actor.send({
+      type: 'config.created',
+      name: long,
+      configuration: { system: 'x86_64-linux', hostname: 'h' },
+      file: 'hosts/h/configuration.nix',
+    } as { type: string });
+    h.attached('config', 'c', actor, { replayed: 1, fromSnapshot: false });
+    h.flush();
+    const first = records(batches)[0]!;
+    expect(first.k).toBe('rehydrated');
+    expect(first.actor.name).toHaveLength(256);
+    expect(first.actor.name?.endsWith('…')).toBe(true);
   });
 
   it('publishes only lifecycle records and state changes while nobody watches', () => {

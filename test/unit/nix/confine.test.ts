@@ -50,9 +50,9 @@ describe('workspace confinement', () => {
     expect(resolveInWorkspace(join(root, 'not-yet'), 'a')).toEqual({ ok: true, path: join(root, 'not-yet/a') });
   });
 
-  it('addresses a repository root as a git flake and any other directory as path:', () => {
-    expect(localFlakeRef(join(ws, 'git'))).toBe(join(ws, 'git'));
-    expect(localFlakeRef(join(ws, 'plain'))).toBe(`path:${join(ws, 'plain')}`);
+  it('hands nix a local directory as . (a repository root) or path:., run in it, never its name', () => {
+    expect(localFlakeRef(join(ws, 'git'))).toEqual({ ok: true, ref: '.', cwd: join(ws, 'git') });
+    expect(localFlakeRef(join(ws, 'plain'))).toEqual({ ok: true, ref: 'path:.', cwd: join(ws, 'plain') });
   });
 
   it('resolves flake references: local ones into the workspace, remote ones unchanged', () => {

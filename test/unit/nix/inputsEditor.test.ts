@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { declaredInputs, functionFormals, parseFlake } from '../../../src/nix/flakeSyntax.js';
-import { addInput, InputEditError, removeInput, renderInput } from '../../../src/nix/inputsEditor.js';
+import { addInput, removeInput, renderInput } from '../../../src/nix/inputsEditor.js';
+import { InputEditError } from '../../../src/errors.js';
 
 const TEMPLATE = `{
   description = "x";

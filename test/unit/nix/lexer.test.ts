@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isTrivia, lex, NixSyntaxError } from '../../../src/nix/lexer.js';
+import { isTrivia, lex } from '../../../src/nix/lexer.js';
+import { NixSyntaxError } from '../../../src/errors.js';
 
 function significant(src: string): string[] {
   return lex(src)
@@ -25,6 +26,24 @@ describe('nix lexer', () => {
     expect(significant('"q\\"uote" x')).toEqual(['string:"q\\"uote"', 'ident:x']);
     expect(significant("'' a ''' b ''${x} c ''\\n d '' y")).toEqual(["string:'' a ''' b ''${x} c ''\\n d ''", 'ident:y']);
     expect(significant("'' ${ \"''\" } '' z")).toEqual(["string:'' ${ \"''\" } ''", 'ident:z']);
+  });
+
+  it('ends a # comment at \\r as nix does, and at \\n, but not at other line separators', () => {
+    expect(significant('1 #c\r) x')).toEqual(['number:1', 'punct:)', 'ident:x']);
+    expect(significant('1 #c\r\n) x')).toEqual(['number:1', 'punct:)', 'ident:x']);
+    expect(significant('1 #c\n) x')).toEqual(['number:1', 'punct:)', 'ident:x']);
+    for (const sep of ['\u2028', '\u2029', '\u0085', '\f', '\v']) {
+      expect(significant(`1 #c${sep}) x`), JSON.stringify(sep)).toEqual(['number:1']);
+    }
+    expect(lex('#a\rb').map((t) => `${t.kind}:${JSON.stringify(t.text)}`)).toEqual(['comment:"#a"', 'ws:"\\r"', 'ident:"b"']);
+  });
+
+  it('leaves an interpolation at the first } no { or ${ of its own opened, whatever ( or [ came before', () => {
+    // nix pops back into the string at that `}`: the `) ; x = (` after it is string text.
+    expect(significant('"${(a)}" b')).toEqual(['string:"${(a)}"', 'ident:b']);
+    expect(significant('"${ ( }" ) "x"')).toEqual(['string:"${ ( }"', 'punct:)', 'string:"x"']);
+    expect(significant("''${[a]}'' c")).toEqual(["string:''${[a]}''", 'ident:c']);
+    expect(significant('"${ { a = "}"; }.a }" d')).toEqual(['string:"${ { a = "}"; }.a }"', 'ident:d']);
   });
 
   it('treats $$ and $\\{ in strings as text, not interpolation', () => {

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  checkRawExpression,
-  renderAttrName,
-  renderAttrPath,
-  renderNumber,
-  renderString,
-  renderValue,
-  RenderError,
-} from '../../../src/nix/nixValue.js';
+import { checkRawExpression, renderAttrName, renderAttrPath, renderNumber, renderString, renderValue } from '../../../src/nix/nixValue.js';
+import { RenderError } from '../../../src/errors.js';
 
 describe('JSON to Nix renderer', () => {
   it('escapes strings: backslash, quote, interpolation and control characters', () => {
@@ -55,6 +48,13 @@ describe('JSON to Nix renderer', () => {
     expect(() => checkRawExpression('{ a = 1;')).toThrow(/not closed/);
     expect(() => checkRawExpression('"open')).toThrow(/does not lex/);
     expect(() => checkRawExpression('  ')).toThrow(/empty/);
+    // Comments end at \r for nix: what follows is code, and here it closes our parenthesis.
+    expect(() => checkRawExpression('1 #\r) ; injected = (2')).toThrow(/unbalanced/);
+    expect(() => checkRawExpression('"${(x)}" ) ; injected = ( "}"')).toThrow(/unbalanced/);
+    expect(() => checkRawExpression('1 # \0 ) ; x = (')).toThrow(/NUL/);
+    expect(renderValue({ $nix: '1 #\r' })).toBe('(1 #\n)');
+    // Only nix white space is trimmed: a line separator stays (and nix then refuses it).
+    expect(renderValue({ $nix: ' 1\u2028' })).toBe('(1\u2028)');
     // An object with other keys besides $nix is plain data.
     expect(renderValue({ $nix: 'x', other: 1 })).toBe('{\n  "$nix" = "x";\n  other = 1;\n}');
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { declaredInputs, parseFlake } from '../../../src/nix/flakeSyntax.js';
-import { renderFlake, TEMPLATE_NAMES, templateContext, TemplateError } from '../../../src/nix/templates.js';
+import { renderFlake, TEMPLATE_NAMES, templateContext } from '../../../src/nix/templates.js';
+import { TemplateError } from '../../../src/errors.js';
 
 describe('flake templates (rendering)', () => {
   it('derives package and host names from the directory', () => {

@@ -1,6 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { EffectError } from '../../../src/nix/failure.js';
-import { RenderError } from '../../../src/nix/nixValue.js';
 import {
   renderConfiguration,
   renderModule,
@@ -8,6 +6,7 @@ import {
   renderOverlay,
   renderWorkspaceFlake,
 } from '../../../src/nix/workspaceRenderers.js';
+import { EffectError, RenderError } from '../../../src/errors.js';
 
 describe('workspace renderers', () => {
   it('maps option type names onto lib.types', () => {
@@ -86,7 +85,7 @@ describe('workspace renderers', () => {
   });
 
   it('renders the workspace flake with every resource, quoting odd names', () => {
-    const text = renderWorkspaceFlake({ modules: ['a', 'b.c'], overlays: [], hosts: ['h'] });
+    const text = renderWorkspaceFlake({ module: ['a', 'b.c'], overlay: [], configuration: ['h'] });
     expect(text).toContain('      a = ./modules/a.nix;\n      "b.c" = ./modules/b.c.nix;');
     expect(text).toContain('    overlays = { };');
     expect(text).toContain('      h = nixpkgs.lib.nixosSystem {\n        modules = [ ./hosts/h/configuration.nix ];\n      };');

@@ -3,6 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { registry, type AggregateKind } from '../../../machines/index.js';
 import type { DomainEvent } from '../../../src/domain/events.js';
 import { namedId, packageId } from '../../../src/domain/ids.js';
+import { kindProjections } from '../../../src/aggregates/index.js';
+import type { ConfigModel } from '../../../src/aggregates/config.js';
+import type { PackageModel } from '../../../src/aggregates/package.js';
+import type { ResourceModel } from '../../../src/aggregates/resource.js';
+import { queryDefs } from '../../../src/domain/queries.js';
 import { runQuery } from '../../../src/projections/queries.js';
 import { ReadModels } from '../../../src/projections/readModels.js';
 
@@ -40,7 +45,7 @@ function stream(models: ReadModels) {
 
 describe('package read model', () => {
   it('keeps the build history with durations, failure counts and the cache outcome', () => {
-    const models = new ReadModels();
+    const models = new ReadModels(kindProjections);
     const emit = stream(models);
     const id = packageId('path:a', 'pkg');
     const start = { flake_ref: 'path:a', attribute: 'pkg' };
@@ -49,7 +54,7 @@ describe('package read model', () => {
     emit('package', id, 'package.build_started', start);
     emit('package', id, 'package.build_failed', { message: 'boom', exit_code: 2, duration_ms: 300 });
     emit('package', id, 'package.build_started', start);
-    expect(models.packages.records.get(id)).toMatchObject({
+    expect(models.of<PackageModel>('package').records.get(id)).toMatchObject({
       state: 'building',
       builds: 0,
       failures: 2,
@@ -57,13 +62,13 @@ describe('package read model', () => {
     });
     emit('package', id, 'package.built', { store_paths: { out: '/nix/store/x' }, drv_path: '/nix/store/x.drv', duration_ms: 500 });
     emit('package', id, 'package.cache_failed', { message: 'disk full' });
-    expect(models.packages.records.get(id)).toMatchObject({
+    expect(models.of<PackageModel>('package').records.get(id)).toMatchObject({
       state: 'built',
       last_cache: { ok: false, message: 'disk full', cache_url: null },
     });
     emit('package', id, 'package.cached', { cache_url: 'file:///c', paths: ['/nix/store/x'] });
 
-    expect(models.packages.stats(id)).toEqual({
+    expect(models.of<PackageModel>('package').stats(id)).toEqual({
       total: 3,
       succeeded: 1,
       failed: 2,
@@ -73,31 +78,31 @@ describe('package read model', () => {
       last_success_at: expect.any(String),
       last_failure_at: expect.any(String),
     });
-    expect(models.packages.records.get(id)).toMatchObject({
+    expect(models.of<PackageModel>('package').records.get(id)).toMatchObject({
       state: 'cached',
       version: 8,
       store_paths: { out: '/nix/store/x' },
       last_cache: { ok: true, cache_url: 'file:///c' },
     });
-    const history = models.packages.builds(id, undefined, 10).items;
+    const history = models.of<PackageModel>('package').builds(id, undefined, 10).items;
     expect(history.map((b) => [b.build, b.outcome, b.duration_ms, b.exit_code ?? null])).toEqual([
       [3, 'built', 500, null],
       [2, 'failed', 300, 2],
       [1, 'failed', 1000, 1],
     ]);
-    expect(models.packages.builds(id, 3, 1)).toEqual({ items: [history[1]], more: true });
+    expect(models.of<PackageModel>('package').builds(id, 3, 1)).toEqual({ items: [history[1]], more: true });
   });
 
   it('keeps at most 200 builds but counts them all', () => {
-    const models = new ReadModels();
+    const models = new ReadModels(kindProjections);
     const emit = stream(models);
     const id = packageId('path:b', 'pkg');
     for (let i = 0; i < 250; i++) {
       emit('package', id, 'package.build_started', { flake_ref: 'path:b', attribute: 'pkg' });
       emit('package', id, 'package.built', { store_paths: {}, drv_path: 'd', duration_ms: i });
     }
-    expect(models.packages.stats(id)).toMatchObject({ total: 250, succeeded: 250 });
-    const all = models.packages.builds(id, undefined, 1_000).items;
+    expect(models.of<PackageModel>('package').stats(id)).toMatchObject({ total: 250, succeeded: 250 });
+    const all = models.of<PackageModel>('package').builds(id, undefined, 1_000).items;
     expect(all).toHaveLength(200);
     expect(all.at(-1)!.build).toBe(51);
   });
@@ -105,26 +110,26 @@ describe('package read model', () => {
 
 describe('configuration read model', () => {
   it('has at most one current configuration: the last switched to or rolled back', () => {
-    const models = new ReadModels();
+    const models = new ReadModels(kindProjections);
     const emit = stream(models);
     const a = namedId('config', 'a');
     const b = namedId('config', 'b');
     emit('config', a, 'config.created', { name: 'a', configuration, file: 'hosts/a/configuration.nix' });
     emit('config', b, 'config.created', { name: 'b', configuration, file: 'hosts/b/configuration.nix' });
-    expect(models.configs.current).toBeNull();
+    expect(models.of<ConfigModel>('config').current).toBeNull();
     emit('config', a, 'config.activated', { activation_type: 'switch', generation: 1, executed: false, reason: 'not NixOS' });
     emit('config', b, 'config.activated', { activation_type: 'test', generation: 1, executed: false });
-    expect(models.configs.current).toMatchObject({ config_id: a, generation: 1, via: 'switch' });
+    expect(models.of<ConfigModel>('config').current).toMatchObject({ config_id: a, generation: 1, via: 'switch' });
     emit('config', b, 'config.activated', { activation_type: 'switch', generation: 2, executed: true });
-    expect(models.configs.current).toMatchObject({ config_id: b, generation: 2, via: 'switch', executed: true });
+    expect(models.of<ConfigModel>('config').current).toMatchObject({ config_id: b, generation: 2, via: 'switch', executed: true });
     emit('config', a, 'config.activation_failed', { activation_type: 'switch', generation: 2, message: 'nope', exit_code: 4 });
-    expect(models.configs.current?.config_id).toBe(b);
-    expect(models.configs.records.get(a)).toMatchObject({ state: 'activated', current_generation: 1, last_generation: 1 });
+    expect(models.of<ConfigModel>('config').current?.config_id).toBe(b);
+    expect(models.of<ConfigModel>('config').records.get(a)).toMatchObject({ state: 'activated', current_generation: 1, last_generation: 1 });
     emit('config', a, 'config.activated', { activation_type: 'switch', generation: 3, executed: false });
     emit('config', a, 'config.rolled_back', { from_generation: 3, to_generation: 1, executed: false });
-    expect(models.configs.current).toMatchObject({ config_id: a, generation: 1, via: 'rollback' });
+    expect(models.of<ConfigModel>('config').current).toMatchObject({ config_id: a, generation: 1, via: 'rollback' });
 
-    const history = models.configs.history(a, undefined, 10);
+    const history = models.of<ConfigModel>('config').history(a, undefined, 10);
     expect(history.total).toBe(4);
     expect(history.items.map((e) => [e.entry, e.kind])).toEqual([
       [4, 'rolled_back'],
@@ -133,43 +138,43 @@ describe('configuration read model', () => {
       [1, 'activated'],
     ]);
     expect(history.items[2]).toMatchObject({ message: 'nope', exit_code: 4, generation: 2 });
-    expect(models.configs.history(a, undefined, 10, ['activation_failed']).items.map((e) => e.entry)).toEqual([2]);
+    expect(models.of<ConfigModel>('config').history(a, undefined, 10, ['activation_failed']).items.map((e) => e.entry)).toEqual([2]);
 
-    const body = runQuery(models, 'config.current', {}).body;
+    const body = runQuery(models, queryDefs.get('config.current')!, {}).body;
     expect(body).toMatchObject({ status: 'ok', config_id: a, name: 'a', generation: 1, config: { current: true } });
   });
 
   it('keeps the resting state across an update and after a failed activation', () => {
-    const models = new ReadModels();
+    const models = new ReadModels(kindProjections);
     const emit = stream(models);
     const c = namedId('config', 'c');
     emit('config', c, 'config.created', { name: 'c', configuration, file: 'f' });
     emit('config', c, 'config.activated', { activation_type: 'boot', generation: 1, executed: false });
     emit('config', c, 'config.updated', { name: 'c', configuration: { ...configuration, hostname: 'other' }, file: 'f' });
     emit('config', c, 'config.activation_failed', { activation_type: 'test', generation: 2, message: 'x' });
-    expect(models.configs.records.get(c)).toMatchObject({ state: 'boot_ready', version: 4, configuration: { hostname: 'other' } });
-    expect(models.configs.records.page({ limit: 5, where: [{ index: 'hostname', values: ['other'] }] }).items).toHaveLength(1);
+    expect(models.of<ConfigModel>('config').records.get(c)).toMatchObject({ state: 'boot_ready', version: 4, configuration: { hostname: 'other' } });
+    expect(models.of<ConfigModel>('config').records.page({ limit: 5, where: [{ index: 'hostname', values: ['other'] }] }).items).toHaveLength(1);
   });
 });
 
 describe('module read model', () => {
   it('follows create, update, delete and a new incarnation', () => {
-    const models = new ReadModels();
+    const models = new ReadModels(kindProjections);
     const emit = stream(models);
     const id = namedId('module', 'web');
     const body = { options: {}, config: {}, imports: [] };
     emit('module', id, 'module.created', { name: 'web', module: body, file: 'modules/web.nix' });
     emit('module', id, 'module.updated', { name: 'web', module: { ...body, imports: ['x'] }, file: 'modules/web.nix' });
     emit('module', id, 'module.deleted', { name: 'web' });
-    expect(models.modules.records.get(id)).toMatchObject({ state: 'deleted', body: null, incarnation: 1, version: 3 });
+    expect(models.of<ResourceModel>('module').records.get(id)).toMatchObject({ state: 'deleted', body: null, incarnation: 1, version: 3 });
     emit('module', id, 'module.created', { name: 'web', module: body, file: 'modules/web.nix' });
-    expect(models.modules.records.get(id)).toMatchObject({ state: 'active', body, incarnation: 2, version: 4, deleted_at: null });
+    expect(models.of<ResourceModel>('module').records.get(id)).toMatchObject({ state: 'active', body, incarnation: 2, version: 4, deleted_at: null });
   });
 });
 
 describe('read models', () => {
   it('skips duplicates, unknown facts, malformed payloads and events before a creation, and counts them', () => {
-    const models = new ReadModels();
+    const models = new ReadModels(kindProjections);
     const emit = stream(models);
     const id = namedId('module', 'm');
     emit('module', id, 'module.updated', { name: 'm', module: { options: {}, config: {}, imports: [] }, file: 'f' }); // no creation yet
@@ -179,11 +184,11 @@ describe('read models', () => {
     emit('overlay', namedId('overlay', 'o'), 'overlay.created', { name: 'o' }); // no body, no file
     models.unreadable(99, 'not JSON');
     expect(models.stats()).toMatchObject({ stream_seq: 99, applied: 1, skipped: 4, records: { module: 1, overlay: 0 } });
-    expect(models.modules.records.get(id)).toMatchObject({ version: 1 });
+    expect(models.of<ResourceModel>('module').records.get(id)).toMatchObject({ version: 1 });
   });
 
   it('derives the fact from the event type when the store header is missing', () => {
-    const models = new ReadModels();
+    const models = new ReadModels(kindProjections);
     const id = namedId('overlay', 'o');
     models.apply({
       fact: '',
@@ -200,11 +205,11 @@ describe('read models', () => {
         file: 'overlays/o.nix',
       },
     });
-    expect(models.overlays.records.get(id)).toMatchObject({ name: 'o', state: 'active' });
+    expect(models.of<ResourceModel>('overlay').records.get(id)).toMatchObject({ name: 'o', state: 'active' });
   });
 
   it('is ready once read up to the target, and lets queries wait for it or for a version', async () => {
-    const models = new ReadModels();
+    const models = new ReadModels(kindProjections);
     const emit = stream(models);
     const id = namedId('module', 'w');
     const body = { options: {}, config: {}, imports: [] };
@@ -226,7 +231,7 @@ describe('read models', () => {
   });
 
   it('answers not_ready to waiters when still catching up at the deadline, or when stopped', async () => {
-    const models = new ReadModels();
+    const models = new ReadModels(kindProjections);
     models.begin(10);
     await expect(models.waitFor(undefined, 0, 20)).resolves.toBe('not_ready');
     const pending = models.waitFor(undefined, 0, 5_000);
@@ -235,11 +240,11 @@ describe('read models', () => {
   });
 
   it('becomes ready when the feed reports nothing pending, and at once for an empty stream', () => {
-    const idle = new ReadModels();
+    const idle = new ReadModels(kindProjections);
     idle.begin(50);
     idle.idle();
     expect(idle.ready).toBe(true);
-    const empty = new ReadModels();
+    const empty = new ReadModels(kindProjections);
     empty.begin(0);
     expect(empty.ready).toBe(true);
   });

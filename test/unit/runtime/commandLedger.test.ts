@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OkReply } from '../../../src/domain/replies.js';
-import type { StoredEvent } from '../../../src/messaging/eventStore.js';
+import type { StoredEvent } from '../../../src/store/index.js';
+import { subjectsFor } from '../../../src/domain/subjects.js';
 import { CommandLedger, LEDGER_SIZE, type LedgerEntry, type Reply } from '../../../src/runtime/commandLedger.js';
 
 const stored = (command: string, sequence: number, fact = 'module.updated'): StoredEvent => ({
@@ -39,7 +40,7 @@ describe('command ledger', () => {
     // The last command produced two events (e.g. an effect's start and its outcome).
     events.push(stored('cmd1000', 1001, 'module.deleted'));
     const ledger = new CommandLedger();
-    ledger.replay(events, 'nix', () => true, okReply);
+    ledger.replay(events, (f) => subjectsFor('nix').event(f), () => true, okReply);
     expect(answer(ledger, 'cmd1000')).toMatchObject({ version: 1001, events: [{ sequence: 1000 }, { sequence: 1001, subject: 'nix.event.module.deleted' }] });
     expect(answer(ledger, `cmd${1000 - LEDGER_SIZE + 1}`)).toMatchObject({ version: 1000 - LEDGER_SIZE + 1 });
     expect(answer(ledger, `cmd${1000 - LEDGER_SIZE}`)).toBeUndefined();
@@ -50,10 +51,10 @@ describe('command ledger', () => {
   it('keeps a command unfinished while its last fact is not final, and finishes it when it is', () => {
     const ledger = new CommandLedger();
     const isFinal = (fact: string) => fact !== 'package.build_started';
-    ledger.replay([stored('build', 1, 'package.build_started')], 'nix', isFinal, okReply);
+    ledger.replay([stored('build', 1, 'package.build_started')], (f) => subjectsFor('nix').event(f), isFinal, okReply);
     expect(answer(ledger, 'build')).toBeUndefined();
     expect(ledger.get('build')?.reply).toBeUndefined();
-    ledger.replay([stored('build', 2, 'package.built')], 'nix', isFinal, okReply);
+    ledger.replay([stored('build', 2, 'package.built')], (f) => subjectsFor('nix').event(f), isFinal, okReply);
     expect(answer(ledger, 'build')).toMatchObject({ version: 2, events: [{ sequence: 1 }, { sequence: 2 }] });
   });
 });

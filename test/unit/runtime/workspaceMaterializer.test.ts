@@ -13,6 +13,9 @@ class GatedPerformer implements BatchPerformer {
   maxRunning = 0;
   private gates: Array<() => void> = [];
 
+  /** Names whose writes fail (as a full disk or a blocked path would). */
+  readonly failing = new Set<string>();
+
   performBatch(requests: EffectRequest[]): Promise<EffectOutcome[]> {
     this.batches.push(requests);
     this.running++;
@@ -20,7 +23,14 @@ class GatedPerformer implements BatchPerformer {
     return new Promise((resolve) => {
       this.gates.push(() => {
         this.running--;
-        resolve(requests.map((r) => ({ type: 'effect.succeeded', kind: r.kind, result: { file: `modules/${String((r as { name?: unknown }).name)}.nix` } })));
+        resolve(
+          requests.map((r): EffectOutcome => {
+            const name = String((r as { name?: unknown }).name);
+            return this.failing.has(name)
+              ? { type: 'effect.failed', kind: r.kind, code: 'nix_failed', message: `cannot write ${name}` }
+              : { type: 'effect.succeeded', kind: r.kind, result: { file: `modules/${name}.nix` } };
+          }),
+        );
       });
     });
   }
@@ -99,6 +109,65 @@ describe('workspace materializer', () => {
     expect(outcome).toMatchObject({ type: 'effect.failed', code: 'unavailable' });
     await vi.advanceTimersByTimeAsync(1_000);
     expect(performer.batches).toHaveLength(0);
+  });
+
+  it('catches up from what the stream says, never over a newer version scheduled meanwhile', async () => {
+    const performer = new GatedPerformer();
+    const m = new WorkspaceMaterializer(performer, { delayMs: 10, maxBatch: 100 });
+    void m.schedule(write('live', 5), 'module:live', 5); // a command decided version 5 before the read models caught up
+    m.catchUp([
+      { key: 'module:live', version: 4, request: write('live', 4) },
+      { key: 'module:lost', version: 2, request: write('lost', 2) },
+    ]);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(performer.batches[0]).toEqual([write('live', 5), write('lost', 2)]);
+    performer.release();
+    await m.flush();
+    expect(m.stats().catch_up).toEqual({ files: 2, done: true });
+    // After the catch-up, versions are no longer tracked: the newest request simply wins.
+    void m.schedule(write('live', 6), 'module:live');
+    await vi.advanceTimersByTimeAsync(10);
+    performer.release();
+    await m.flush();
+  });
+
+  it('retries a failed write with back-off until it lands; a newer request replaces the retry', async () => {
+    const performer = new GatedPerformer();
+    const m = new WorkspaceMaterializer(performer, { delayMs: 10, maxBatch: 100 });
+    performer.failing.add('a');
+    const first = m.schedule(write('a', 1), 'module:a', 1);
+    await vi.advanceTimersByTimeAsync(10);
+    performer.release();
+    expect(await first).toMatchObject({ type: 'effect.failed' });
+    expect(m.stats()).toMatchObject({ failing: 1, last_error: 'cannot write a' });
+    await m.settled('module:a'); // a failing write does not hold back what waits for the file
+    await vi.advanceTimersByTimeAsync(499);
+    expect(performer.batches).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(11); // first retry after 0.5 s (and the batch delay)
+    expect(performer.batches).toHaveLength(2);
+    performer.release();
+    await vi.advanceTimersByTimeAsync(990); // the second after 1 s more
+    expect(performer.batches).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(30);
+    expect(performer.batches).toHaveLength(3);
+    performer.failing.delete('a');
+    performer.release();
+    await m.flush();
+    expect(m.stats()).toMatchObject({ failing: 0, last_error: null });
+    // A newer write replaces a retry instead of racing it.
+    performer.failing.add('b');
+    void m.schedule(write('b', 1), 'module:b', 1);
+    await vi.advanceTimersByTimeAsync(200); // past the batch delay (four times the last batch)
+    performer.release();
+    await m.flush();
+    performer.failing.delete('b');
+    void m.schedule(write('b', 2), 'module:b', 2);
+    await vi.advanceTimersByTimeAsync(1_000); // the last batch was held ~190 ms: the next waits four times that
+    performer.release();
+    await m.flush();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(performer.batches.at(-1)).toEqual([write('b', 2)]);
+    expect(m.stats().failing).toBe(0);
   });
 
   it('answers a request that is not a workspace file effect with a failure', async () => {
