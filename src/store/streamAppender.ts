@@ -9,6 +9,13 @@
  * against ~8 µs here, the largest single cost of a command. The wire protocol is the same:
  * a publish with a reply subject, answered with a PubAck (`{stream, seq, duplicate}`) or an
  * API error (`{error: {code, err_code, description}}`).
+ *
+ * A deadline that passed while the thread did not run (a GC pause, SIGSTOP, a starved machine)
+ * is judged only at the sweep after the next one: on waking, Node runs due timers before it
+ * reads the socket, so an acknowledgement that arrived during the pause would otherwise be
+ * thrown away and the event published again — by then, perhaps, by an instance that no
+ * longer owns it (found by the SIGSTOP fault test: one write in four runs met the
+ * expected-sequence check). One poll of the socket always runs between two sweeps.
  */
 import { createInbox, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { StreamApiError, StreamUnavailableError } from '../errors.js';
@@ -39,6 +46,8 @@ export class StreamAppender {
   private readonly sub: Subscription;
   private next = 0;
   private sweeper: NodeJS.Timeout | undefined;
+  /** When the previous sweep ran (`Date.now()`): the socket has been read since. */
+  private lastSweep = 0;
   private readonly sweepEveryMs: number;
 
   constructor(
@@ -75,6 +84,7 @@ export class StreamAppender {
     const at = Date.now() + this.timeoutMs;
     const acked = new Promise<StreamAck>((resolve, reject) => this.waiting.set(token, new Waiting(resolve, reject, at)));
     if (!this.sweeper) {
+      this.lastSweep = Date.now();
       this.sweeper = setInterval(() => this.sweep(), this.sweepEveryMs);
       this.sweeper.unref();
     }
@@ -108,11 +118,16 @@ export class StreamAppender {
     return w;
   }
 
-  /** Fail the waits that are past their time (the oldest first; the rest are younger). */
+  /**
+   * Fail the waits that were past their time already at the previous sweep (the oldest first;
+   * the rest are younger): the socket has been read since, so no acknowledgement is waiting
+   * there unread.
+   */
   private sweep(): void {
-    const now = Date.now();
+    const readUpTo = this.lastSweep;
+    this.lastSweep = Date.now();
     for (const [token, w] of this.waiting) {
-      if (w.at > now) break;
+      if (w.at > readUpTo) break;
       this.waiting.delete(token);
       w.reject(new StreamUnavailableError(`no acknowledgement from the stream within ${this.timeoutMs} ms`));
     }

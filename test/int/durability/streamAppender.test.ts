@@ -63,6 +63,19 @@ describe('stream appender', () => {
     appender.close();
   });
 
+  it('keeps an acknowledgement that arrived while the thread was stalled past the timeout (a GC pause, SIGSTOP)', async () => {
+    const appender = new StreamAppender(nc, 200);
+    const acked = appender.publish('append.d', 'x', h({ 'Nats-Msg-Id': 'd-1' }));
+    // The thread stalls for far longer than the timeout; the local server answers meanwhile.
+    // On waking, Node runs due timers before it reads the socket: the sweep must not fail the wait.
+    const until = Date.now() + 1_500;
+    while (Date.now() < until) {
+      /* a stalled thread */
+    }
+    await expect(acked).resolves.toMatchObject({ stream: 'APPEND', duplicate: false });
+    appender.close();
+  });
+
   it('fails a publish on a closed connection without waiting', async () => {
     const own = await connect({ servers: server.url });
     const appender = new StreamAppender(own);
