@@ -7,7 +7,7 @@
  */
 import { assignPartitions } from './assignment.js';
 import type { ClusterKv } from './kv.js';
-import { Leases, type LeaseHost } from './leases.js';
+import { LEASE_STATES, Leases, type LeaseHost } from './leases.js';
 import { Membership, type MembershipHost } from './membership.js';
 import type { ClusterStats, EngineSettings } from './types.js';
 import type { ClusterView, SeenPartition } from './view.js';
@@ -23,7 +23,8 @@ export class ClusterEngine implements LeaseHost, MembershipHost {
   private deadlineTimer: unknown;
   private deadlineAt = Infinity;
   private reconcileQueued = false;
-  private signature = '';
+  /** What listeners were last told about (compared in place: no strings built per call). */
+  private readonly seen = { eligible: [] as string[], owners: [] as string[], held: new Map<number, number>() };
   private assignmentKey = '';
   private assignment: string[] = [];
   private readyAt: number;
@@ -99,8 +100,9 @@ export class ClusterEngine implements LeaseHost, MembershipHost {
     return n;
   }
 
-  viewChanged(): void {
-    this.requestReconcile();
+  viewChanged(what: 'member' | 'part' | 'own-lease'): void {
+    // About 64 renewals a second come back as echoes: none changes what reconcile decides.
+    if (what !== 'own-lease') this.requestReconcile();
   }
 
   private tick(): void {
@@ -197,16 +199,35 @@ export class ClusterEngine implements LeaseHost, MembershipHost {
     }, when - now);
   }
 
-  /** Tell listeners when members or owners changed since the last call. */
+  /** Tell listeners when members, owners or this instance's leases changed since the last call. */
   changed(): void {
-    const vt = this.view.viewTime(this.s.clock.now());
-    const owners: string[] = [];
-    for (let p = 0; p < this.s.partitions; p++) owners.push(this.ownerOf(p) ?? '');
-    const held = [...this.leases.held.values()].map((h) => `${h.partition}:${h.state}:${this.owns(h.partition)}`);
-    const sig = `${this.eligible(vt).join(',')}|${owners.join(',')}|${held.join(',')}`;
-    if (sig === this.signature) return;
-    this.signature = sig;
-    this.notify();
+    const seen = this.seen;
+    let differs = false;
+    const eligible = this.eligible(this.view.viewTime(this.s.clock.now()));
+    let sameMembers = eligible.length === seen.eligible.length;
+    for (let i = 0; sameMembers && i < eligible.length; i++) sameMembers = eligible[i] === seen.eligible[i];
+    if (!sameMembers) {
+      seen.eligible = eligible;
+      differs = true;
+    }
+    for (let p = 0; p < this.s.partitions; p++) {
+      const owner = this.ownerOf(p) ?? '';
+      if (seen.owners[p] !== owner) {
+        seen.owners[p] = owner;
+        differs = true;
+      }
+    }
+    const held = this.leases.held;
+    if (held.size !== seen.held.size) differs = true;
+    for (const h of held.values()) {
+      const code = LEASE_STATES.indexOf(h.state) * 2 + (this.owns(h.partition) ? 1 : 0);
+      if (seen.held.get(h.partition) !== code) {
+        seen.held.set(h.partition, code);
+        differs = true;
+      }
+    }
+    if (seen.held.size !== held.size) for (const p of seen.held.keys()) if (!held.has(p)) seen.held.delete(p);
+    if (differs) this.notify();
   }
 
   private notify(): void {

@@ -14,6 +14,9 @@ import type { SeenPartition } from './view.js';
 import { ensureError } from '../errors.js';
 
 /** A partition this instance holds. */
+
+/** The states of a held lease (serving, handing off, writing its release). */
+export const LEASE_STATES = ['owned', 'draining', 'releasing'] as const;
 export interface Held {
   partition: number;
   epoch: number;
@@ -22,7 +25,7 @@ export interface Held {
   revision: number;
   /** Local time until which it may serve: send time of the last acknowledged renewal + lease − margin. */
   validUntil: number;
-  state: 'owned' | 'draining' | 'releasing';
+  state: (typeof LEASE_STATES)[number];
   fenced: boolean;
   /** Did the release hook finish (a clean handoff)? */
   clean: boolean;
@@ -129,6 +132,8 @@ export class Leases {
     try {
       const rev = await this.kv.update(partKey(h.partition), encodeRecord(record), h.revision);
       if (this.host.stopped || this.held.get(h.partition) !== h) return;
+      // A renewal of a lease still served changes nothing a listener sees: tell them only when it was not.
+      const wasServing = this.owns(h.partition);
       h.revision = rev;
       h.renewals = record.renewals;
       h.validUntil = sentAt + this.s.leaseMs - this.s.safetyMarginMs;
@@ -137,7 +142,7 @@ export class Leases {
         this.s.logger.info({ partition: h.partition, epoch: h.epoch }, 'lease renewed after it had run out: serving the partition again');
       }
       this.host.armDeadline(h.validUntil);
-      this.host.changed();
+      if (!wasServing) this.host.changed();
     } catch (e) {
       if (isConflict(e)) await this.settleConflict(h);
       else {

@@ -18,8 +18,8 @@ export interface MembershipHost {
   readonly stopped: boolean;
   /** Partitions served now (announced in the member record). */
   ownedPartitions(): number[];
-  /** The view changed. */
-  viewChanged(): void;
+  /** The view changed (`own-lease`: only an echo of this instance's own renewal). */
+  viewChanged(what: 'member' | 'part' | 'own-lease'): void;
 }
 
 export type MembershipCounters = Pick<ClusterStats, 'heartbeats' | 'heartbeat_failures' | 'watch_restarts' | 'members_removed'>;
@@ -154,7 +154,8 @@ export class Membership {
     const gen = ++this.watchGen;
     const w = await this.kv.watch('>', (c) => {
       if (gen !== this.watchGen || this.host.stopped) return;
-      if (this.view.apply(c, this.s.clock.now())) this.host.viewChanged();
+      const what = this.view.apply(c, this.s.clock.now());
+      if (what) this.host.viewChanged(what);
     });
     if (this.host.stopped || gen !== this.watchGen) {
       w.stop();

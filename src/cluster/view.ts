@@ -47,8 +47,12 @@ export class ClusterView {
     this.lastOwnEcho = now;
   }
 
-  /** Fold one watched change in. Returns what it touched. */
-  apply(c: KvChange, now: number): 'member' | 'part' | undefined {
+  /**
+   * Fold one watched change in. Returns what it touched: `own-lease` is this incarnation's own
+   * claim or renewal of a partition coming back (nothing the engine decides on changed: its
+   * lease state moves on the write's acknowledgement, not on the echo).
+   */
+  apply(c: KvChange, now: number): 'member' | 'part' | 'own-lease' | undefined {
     if (c.key.startsWith(MEMBER_PREFIX)) {
       const id = c.key.slice(MEMBER_PREFIX.length);
       const prev = this.members.get(id);
@@ -73,6 +77,7 @@ export class ClusterView {
       if (prev && prev.revision >= c.revision) return undefined;
       const record = c.operation === 'PUT' ? decodeRecord(PartitionRecord, c.value) : undefined;
       this.parts.set(p, { record, revision: c.revision, seenAt: now, unreadable: c.operation === 'PUT' && !record });
+      if (record && record.owner === this.selfId && record.incarnation === this.incarnation && !record.draining && prev?.record?.owner === this.selfId) return 'own-lease';
       return 'part';
     }
     return undefined;
