@@ -32,38 +32,48 @@ export interface PublisherRetry {
  * stream sequence C such that every event at or below C was published. A candidate is the
  * highest ack seen at a tick plus the appends in flight then; once those finish, every event
  * up to the candidate has been published (later appends get higher sequences).
+ *
+ * Appends are numbered, so the bookkeeping is three counters (no token object and no set
+ * entry per append): the appends in flight when a candidate is proposed are exactly those
+ * begun by then and not ended, and each ends once.
  */
 class PublicationWatermark {
-  private readonly inflight = new Set<object>();
+  /** Appends begun so far: an append's token is its number. */
+  private begun = 0;
+  private inflight = 0;
   private maxAck = 0;
-  private candidate: { seq: number; waiting: Set<object> } | undefined;
+  /** The proposed checkpoint; appends numbered up to `candidateBefore` were in flight then… */
+  private candidateSeq = 0;
+  private candidateBefore = 0;
+  /** … and this many of them have not ended (0: no candidate). */
+  private candidateWaiting = 0;
   committed = 0;
 
-  begin(): object {
-    const token = {};
-    this.inflight.add(token);
-    return token;
+  begin(): number {
+    this.inflight++;
+    return ++this.begun;
   }
 
   acked(seq: number): void {
     if (seq > this.maxAck) this.maxAck = seq;
   }
 
-  end(token: object): void {
-    this.inflight.delete(token);
-    const c = this.candidate;
-    if (c && c.waiting.delete(token) && c.waiting.size === 0) this.commit(c.seq);
+  /** Call once per `begin()`. */
+  end(token: number): void {
+    this.inflight--;
+    if (this.candidateWaiting > 0 && token <= this.candidateBefore && --this.candidateWaiting === 0) this.commit(this.candidateSeq);
   }
 
   /** Propose the current ack as the next checkpoint. */
   tick(): void {
-    if (this.candidate || this.maxAck <= this.committed) return;
-    this.candidate = { seq: this.maxAck, waiting: new Set(this.inflight) };
-    if (this.candidate.waiting.size === 0) this.commit(this.maxAck);
+    if (this.candidateWaiting > 0 || this.maxAck <= this.committed) return;
+    if (this.inflight === 0) return this.commit(this.maxAck);
+    this.candidateSeq = this.maxAck;
+    this.candidateBefore = this.begun;
+    this.candidateWaiting = this.inflight;
   }
 
   private commit(seq: number): void {
-    this.candidate = undefined;
     if (seq > this.committed) this.committed = seq;
   }
 }

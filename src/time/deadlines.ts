@@ -10,8 +10,22 @@ export interface Deadline {
   clear(): void;
 }
 
+/** One wait: itself the handle its caller clears (one object per wait, no closures). */
+class Wait implements Deadline {
+  constructor(
+    private readonly owner: Map<number, Wait>,
+    private readonly id: number,
+    readonly at: number,
+    readonly fire: () => void,
+  ) {}
+
+  clear(): void {
+    this.owner.delete(this.id);
+  }
+}
+
 export class Deadlines {
-  private readonly waits = new Map<number, { at: number; fire: () => void }>();
+  private readonly waits = new Map<number, Wait>();
   private readonly resolutionMs: number;
   private nextId = 0;
   private stopSweeping: (() => void) | undefined;
@@ -32,9 +46,10 @@ export class Deadlines {
   /** Call `fire` once `afterMs` has passed, unless cleared first. */
   add(fire: () => void): Deadline {
     const id = this.nextId++;
-    this.waits.set(id, { at: this.clock.now() + this.afterMs, fire });
+    const wait = new Wait(this.waits, id, this.clock.now() + this.afterMs, fire);
+    this.waits.set(id, wait);
     this.arm();
-    return { clear: () => this.waits.delete(id) };
+    return wait;
   }
 
   get size(): number {
