@@ -17,7 +17,7 @@
  * of the resource, not the adapter's answer. Version 1 waited in `writing`, `updating` and
  * `deleting`; a snapshot of it may be in one of them, hence the new version.
  */
-import { assign, emit, enqueueActions, setup, type MetaObject, type NonReducibleUnknown, type TransitionConfigOrTarget } from 'xstate';
+import { assign, emit, setup, type MetaObject, type NonReducibleUnknown, type TransitionConfigOrTarget } from 'xstate';
 import { factRecorded, rejected, scheduled, type AggregateContext, type AggregateInput } from './aggregate.js';
 import type { CommandRejected, EffectKind, EffectRequest, MachineSignal } from './protocol.js';
 
@@ -86,7 +86,9 @@ export interface FileResourceDecision<K extends FileResourceKind, B> {
 export type FileResourceAction<K extends FileResourceKind, B> =
   | { type: 'apply'; params: NonReducibleUnknown }
   | { type: 'report'; params: NonReducibleUnknown }
-  | { type: 'decide'; params: FileResourceDecision<K, B> }
+  | { type: 'record'; params: FileResourceDecision<K, B> }
+  | { type: 'announce'; params: FileResourceDecision<K, B> }
+  | { type: 'schedule'; params: FileResourceDecision<K, B> }
   | { type: 'reject'; params: CommandRejected };
 
 /** What sets one kind of file resource apart. */
@@ -174,12 +176,14 @@ export function fileResourceMachine<
       apply: assign(({ context, event }) => evolve(context, event as Fact)),
       /** Reports the fact just applied; its sequence is the new version. */
       report: emit(({ context, event }) => factRecorded(event, context.version)),
-      /** Records a decided fact (applied as a replayed one would be), then schedules its rendering. */
-      decide: enqueueActions(({ context, enqueue }, d: Decision) => {
-        enqueue.assign(evolve(context, d.fact));
-        enqueue.emit(factRecorded(d.fact, context.version + 1));
-        enqueue.emit(scheduled(d.effect));
-      }),
+      // A decision is three plain actions in a row (see `decided`), not one `enqueueActions`:
+      // that builds ten closures and an action object per call, ~1.7 KiB per command.
+      /** Applies a decided fact as a replayed one would be… */
+      record: assign(({ context }, d: Decision) => evolve(context, d.fact)),
+      /** … reports it (the context's version is already the fact's sequence)… */
+      announce: emit(({ context }, d: Decision) => factRecorded(d.fact, context.version)),
+      /** … and schedules its rendering. */
+      schedule: emit((_, d: Decision) => scheduled(d.effect)),
       reject: emit((_, signal: CommandRejected) => signal),
     },
   });
@@ -204,9 +208,30 @@ export function fileResourceMachine<
   const on = (transitions: { [V in Verb]?: Transition<V> }): On =>
     Object.fromEntries(Object.entries(transitions).map(([verb, t]) => [`${kind}.${verb}`, t])) as On;
 
+  /**
+   * The actions of a decision: record, announce, schedule — in that order (`announce` reads the
+   * version `record` set). The three share one decision per event.
+   */
+  const decided = <V extends 'create' | 'update' | 'delete'>(decide: (event: FileResourceEventOf<K, B, V>) => Decision) => {
+    let seen: unknown;
+    let decision: Decision | undefined;
+    const params = ({ event }: { event: FileResourceEventOf<K, B, V> }): Decision => {
+      if (event !== seen || !decision) {
+        seen = event;
+        decision = decide(event);
+      }
+      return decision;
+    };
+    return [
+      { type: 'record', params },
+      { type: 'announce', params },
+      { type: 'schedule', params },
+    ] as const;
+  };
+
   // `none` and `deleted` accept the same events: a resource that is not there (yet or any more).
   const absent = on({
-    create: { target: 'active', actions: { type: 'decide', params: ({ event }) => write('created', event) } },
+    create: { target: 'active', actions: decided<'create'>((event) => write('created', event)) },
     update: { actions: { type: 'reject', params: ({ context, event }) => missing(event, context) } },
     delete: { actions: { type: 'reject', params: ({ context, event }) => missing(event, context) } },
     created: { target: 'active', actions: ['apply', 'report'] },
@@ -229,8 +254,8 @@ export function fileResourceMachine<
       active: {
         on: on({
           create: { actions: { type: 'reject', params: ({ event }) => exists(event) } },
-          update: { actions: { type: 'decide', params: ({ event }) => write('updated', event) } },
-          delete: { target: 'deleted', actions: { type: 'decide', params: ({ event }) => remove(event) } },
+          update: { actions: decided<'update'>((event) => write('updated', event)) },
+          delete: { target: 'deleted', actions: decided<'delete'>((event) => remove(event)) },
           updated: { actions: ['apply', 'report'] },
           deleted: { target: 'deleted', actions: ['apply', 'report'] },
         }),

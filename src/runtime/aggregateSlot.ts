@@ -68,6 +68,8 @@ export class AggregateSlot {
   /** The persisted snapshot of an aggregate that is asleep (resident without an actor). */
   private asleep: Snapshot<unknown> | undefined;
   private lastStreamSeq = 0;
+  /** When the last store passed the ownership check (clock ms): logged with a conflict. */
+  private storeCheckedAt = 0;
   private snapshotVersion = 0;
   private readonly queue: Work[] = [];
   private running = false;
@@ -209,7 +211,10 @@ export class AggregateSlot {
         this.dropActor();
         if (e instanceof ConflictError) this.host.onConflict?.(this);
         if (e instanceof ConflictError && attempt <= CONFLICT_RETRIES) {
-          this.host.logger.info({ aggregate_id: this.id, correlation_id: identity.correlation_id, attempt }, 'concurrent writer: reloading and deciding again');
+          this.host.logger.info(
+            { aggregate_id: this.id, correlation_id: identity.correlation_id, attempt, since_ownership_check_ms: this.host.clock.now() - this.storeCheckedAt },
+            'concurrent writer: reloading and deciding again',
+          );
           await sleep(this.host.clock, conflictBackoff.delay(attempt));
           continue;
         }
@@ -379,6 +384,7 @@ export class AggregateSlot {
     if (may === false || (may !== true && !(await may))) {
       throw new UnavailableError(`${this.kind} ${this.id} is served by another instance now (its partition moved); send the command again`);
     }
+    this.storeCheckedAt = host.clock.now();
     const { events: published, publish } = await host.storeDeferred(appends, host.mayStore && (() => host.mayStore?.(this, origin) ?? true));
     for (let i = 0; i < published.length; i++) {
       const p = published[i]!;
