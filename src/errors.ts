@@ -59,8 +59,6 @@ export class QueryTimeoutError extends fixed(ErrorCode.timeout, true) {}
 export class DeadLetteredError extends UnavailableError {}
 /** A store refused because the publisher is stopped (never a dead letter). */
 export class PublisherStoppedError extends UnavailableError {}
-/** A retried store not sent because this instance no longer owns the aggregate (never a dead letter). */
-export class OwnershipLostError extends UnavailableError {}
 
 /** The event stream refused a message (e.g. err_code 10071: wrong last subject sequence). */
 export class StreamApiError extends Error {

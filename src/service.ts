@@ -174,7 +174,7 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     subjects,
     snapshotEvery: config.aggregates.snapshotEvery,
     read: (kind, id, afterSeq) => store.read(kind, id, afterSeq),
-    storeDeferred: (events, mayRetry) => publisher.storeDeferred(events, mayRetry),
+    storeDeferred: (events) => publisher.storeDeferred(events),
     loadSnapshot: (kind, id) => state.loadSnapshot(kind, id),
     saveSnapshot: (snapshot) => state.saveSnapshot(snapshot),
     hasDeadLetters: (kind, id) => deadLetters.has(kind, id),

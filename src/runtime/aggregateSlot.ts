@@ -385,7 +385,7 @@ export class AggregateSlot {
       throw new UnavailableError(`${this.kind} ${this.id} is served by another instance now (its partition moved); send the command again`);
     }
     this.storeCheckedAt = host.clock.now();
-    const { events: published, publish } = await host.storeDeferred(appends, host.mayStore && (() => host.mayStore?.(this, origin) ?? true));
+    const { events: published, publish } = await host.storeDeferred(appends);
     for (let i = 0; i < published.length; i++) {
       const p = published[i]!;
       const a = appends[i]!;

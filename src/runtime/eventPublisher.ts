@@ -10,7 +10,7 @@ import { createActor, type Actor } from 'xstate';
 import type { Logger } from 'pino';
 import { publisherMachine } from '../../machines/index.js';
 import type { Subjects } from '../domain/subjects.js';
-import { ConflictError, DeadLetteredError, OwnershipLostError, PublisherStoppedError, UnavailableError, ensureError } from '../errors.js';
+import { ConflictError, DeadLetteredError, PublisherStoppedError, UnavailableError, ensureError } from '../errors.js';
 import type { AppendRequest, EventLog, SeedPublisher } from '../store/index.js';
 import { backoff, sleep, type Backoff, type Clock } from '../time/clock.js';
 
@@ -135,7 +135,7 @@ export class EventPublisher {
    * exactly once): a slot does it right before it replies, so the events and the reply leave
    * in one socket write, events first.
    */
-  async storeDeferred(events: AppendRequest[], mayRetry?: () => boolean | Promise<boolean>): Promise<{ events: PublishedEvent[]; publish: () => void }> {
+  async storeDeferred(events: AppendRequest[]): Promise<{ events: PublishedEvent[]; publish: () => void }> {
     const out: PublishedEvent[] = [];
     const seeds: { req: AppendRequest; body: Uint8Array }[] = [];
     let expected = events[0]?.expected_last_seq ?? 0;
@@ -157,9 +157,9 @@ export class EventPublisher {
           // Encoded once: the same bytes are stored and published on the seed subject (a
           // slice of Node's buffer pool: no buffer of its own to allocate and free).
           body = Buffer.from(JSON.stringify(req.event));
-          stored = await this.appendWithRetry(req.expected_last_seq === expected ? req : { ...req, expected_last_seq: expected }, deadline, body, mayRetry);
+          stored = await this.appendWithRetry(req.expected_last_seq === expected ? req : { ...req, expected_last_seq: expected }, deadline, body);
         } catch (e) {
-          if (!(e instanceof UnavailableError) || e instanceof PublisherStoppedError || e instanceof OwnershipLostError || !this.deps.deadLetter) throw e;
+          if (!(e instanceof UnavailableError) || e instanceof PublisherStoppedError || !this.deps.deadLetter) throw e;
           const rest = events.slice(i).map((r, j) => (j === 0 ? { ...r, expected_last_seq: expected } : r));
           this.deps.deadLetter(rest);
           this.actor.send({ type: 'dead_lettered', count: rest.length });
@@ -191,10 +191,9 @@ export class EventPublisher {
   }
 
   /** Asks the machine before every attempt: store now, wait while holding, or refuse. */
-  private async appendWithRetry(req: AppendRequest, deadline: number, body: Uint8Array, mayRetry?: () => boolean | Promise<boolean>): Promise<number> {
+  private async appendWithRetry(req: AppendRequest, deadline: number, body: Uint8Array): Promise<number> {
     const { clock, logger } = this.deps;
     let lastError: Error | undefined;
-    let sent = false;
     for (let attempt = 1; ; attempt++) {
       const mode = this.actor.getSnapshot().value;
       if (mode === 'stopped') throw new PublisherStoppedError('the service is shutting down; send the command again after the restart');
@@ -202,16 +201,6 @@ export class EventPublisher {
         if (!(await this.whileHolding(deadline))) throw this.spent(attempt, lastError ?? new Error('NATS was away'));
         continue;
       }
-      if (sent && mayRetry) {
-        // Time has passed since the caller's ownership check (a timeout, a back-off, NATS away).
-        const may = mayRetry();
-        if (may === false || (may !== true && !(await may))) {
-          throw new OwnershipLostError(
-            `${req.event.aggregate_type} ${req.event.aggregate_id} is served by another instance now (its partition moved while the event was being stored; last error: ${lastError?.message ?? 'none'}); send the command again with the same message_id to learn its outcome`,
-          );
-        }
-      }
-      sent = true;
       try {
         const { stream_seq } = await this.deps.log.append(req, body);
         if (lastError) this.actor.send({ type: 'store.recovered' });

@@ -67,12 +67,8 @@ export interface SlotHost {
   /** Take a snapshot every N events (0 = never). */
   readonly snapshotEvery: number;
   read(kind: AggregateKind, id: string, afterSeq: number): Promise<StoredEvent[]>;
-  /**
-   * Store now, publish on the seed subjects when `publish()` is called (right before the reply).
-   * `mayRetry` is asked before every attempt after the first: a retry is a new write, and must
-   * pass the ownership check again (false: OwnershipLostError).
-   */
-  storeDeferred(events: AppendRequest[], mayRetry?: () => boolean | Promise<boolean>): Promise<{ events: PublishedEvent[]; publish: () => void }>;
+  /** Store now, publish on the seed subjects when `publish()` is called (right before the reply). */
+  storeDeferred(events: AppendRequest[]): Promise<{ events: PublishedEvent[]; publish: () => void }>;
   runEffect(request: EffectRequest, ctx: EffectContext): Promise<EffectOutcome>;
   /** Resolves once the scheduled effects of an aggregate so far are done (awaited effects wait for it). */
   scheduledSettled?(kind: AggregateKind, id: string): Promise<void>;

@@ -137,8 +137,8 @@ export class Instance {
       subjects: fleet.subjects,
       snapshotEvery: 0,
       read: (kind, aggId, afterSeq) => fleet.log.read(kind, aggId, afterSeq),
-      storeDeferred: async (events, mayRetry) => {
-        const stored = await this.publisher.storeDeferred(events, mayRetry);
+      storeDeferred: async (events) => {
+        const stored = await this.publisher.storeDeferred(events);
         for (const e of events) fleet.writers.set(e.event.identity.message_id, this.id);
         return stored;
       },

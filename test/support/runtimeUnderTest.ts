@@ -26,8 +26,6 @@ export interface RuntimeOptions {
   awakeCap?: number;
   residentCap?: number;
   budgetMs?: number;
-  /** The ownership check a clustered service puts in front of every store (default: none). */
-  mayStore?: () => boolean;
 }
 
 /** The runtime core, wired as the service wires it, on twins and a virtual clock. */
@@ -63,8 +61,7 @@ export class RuntimeUnderTest {
       subjects: this.subjects,
       snapshotEvery: options.snapshotEvery ?? 0,
       read: (kind, id, afterSeq) => this.log.read(kind, id, afterSeq),
-      storeDeferred: (events, mayRetry) => this.publisher.storeDeferred(events, mayRetry),
-      ...(options.mayStore && { mayStore: options.mayStore }),
+      storeDeferred: (events) => this.publisher.storeDeferred(events),
       loadSnapshot: (kind, id) => this.state.loadSnapshot(kind, id),
       saveSnapshot: (snapshot) => this.state.saveSnapshot(snapshot),
       hasDeadLetters: (kind, id) => this.deadLetters.has(kind, id),

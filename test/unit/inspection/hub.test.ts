@@ -62,7 +62,7 @@ describe('inspection hub', () => {
       state: 'active',
       version: 1,
       event: 'module.create',
-      transitions: [{ event: 'module.create', from: 'none', to: 'active', actions: ['decide'] }],
+      transitions: [{ event: 'module.create', from: 'none', to: 'active', actions: ['record', 'announce', 'schedule'] }],
       actions: ['emit fact.recorded module.created', 'emit effect.scheduled'],
     });
     for (const r of rs) expect(InspectRecord.safeParse(r).success).toBe(true);

@@ -142,23 +142,6 @@ describe('runtime core: the store away', () => {
     expect(await rt.settle(reply)).toMatchObject({ status: 'ok', version: 1 });
   });
 
-  it('checks ownership again before a retried store: a partition lost meanwhile stops the retry, and nothing becomes a dead letter', async () => {
-    let owned = true;
-    rt = new RuntimeUnderTest({ budgetMs: 5_000, mayStore: () => owned });
-    const id = namedId('module', 'moved');
-    await rt.settle(rt.module('create', 'moved'));
-    rt.log.available = false;
-    const reply = rt.module('update', 'moved', 2);
-    await rt.clock.advance(5); // the first attempt failed; the retry waits for its back-off
-    const attempts = rt.log.appends;
-    owned = false; // meanwhile another instance claimed the partition
-    rt.log.available = true;
-    expect(await rt.settle(reply)).toMatchObject({ status: 'error', code: 'unavailable', message: expect.stringMatching(/served by another instance now/) });
-    expect(rt.log.appends).toBe(attempts); // the retry was not sent
-    expect(versions(id)).toEqual([1]);
-    expect(rt.deadLetters.size).toBe(0);
-  });
-
   it('answers unavailable, never ok, when the publisher is stopped', async () => {
     rt = new RuntimeUnderTest();
     rt.publisher.stop();
