@@ -13,10 +13,10 @@ import type { ClusterStats } from './types.js';
 import type { SeenPartition } from './view.js';
 import { ensureError } from '../errors.js';
 
-/** A partition this instance holds. */
-
 /** The states of a held lease (serving, handing off, writing its release). */
 export const LEASE_STATES = ['owned', 'draining', 'releasing'] as const;
+
+/** A partition this instance holds. */
 export interface Held {
   partition: number;
   epoch: number;

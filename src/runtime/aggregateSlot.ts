@@ -379,13 +379,12 @@ export class AggregateSlot {
       appends.push({ event, fact: s.name, command_id: cause.message_id, expected_last_seq: this.lastStreamSeq, msg_id: dedupKey(this.id, cause.message_id, s.sequence) });
     }
     if (appends.length === 0) return NOTHING_TO_PUBLISH;
-    const host = this.host;
-    const may = host.mayStore?.(this, origin) ?? true;
+    const may = this.host.mayStore?.(this, origin) ?? true;
     if (may === false || (may !== true && !(await may))) {
       throw new UnavailableError(`${this.kind} ${this.id} is served by another instance now (its partition moved); send the command again`);
     }
-    this.storeCheckedAt = host.clock.now();
-    const { events: published, publish } = await host.storeDeferred(appends);
+    this.storeCheckedAt = this.host.clock.now();
+    const { events: published, publish } = await this.host.storeDeferred(appends);
     for (let i = 0; i < published.length; i++) {
       const p = published[i]!;
       const a = appends[i]!;
