@@ -152,7 +152,21 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     defaultCacheUrl: config.nix.binaryCacheUrl,
     allowRemoteBuilds: config.nix.allowRemoteBuilds,
   });
-  const materializer = new WorkspaceMaterializer(nix);
+  // A failed write is logged once, naming the commands that asked for it (it is retried).
+  const materializer = new WorkspaceMaterializer(nix, undefined, (key, outcome, causes) => {
+    const colon = key.indexOf(':');
+    logger.error(
+      {
+        aggregate_type: key.slice(0, colon),
+        aggregate_id: key.slice(colon + 1),
+        effect: outcome.kind,
+        commands: causes.length,
+        correlation_ids: [...new Set(causes.map((c) => c.correlation_id))].slice(0, 10),
+        reason: outcome.message,
+      },
+      'a scheduled effect failed; the event stands, the workspace file may be stale (retried with back-off)',
+    );
+  });
   const fencing = new Fencing();
   let shared = (): boolean => false;
   // Set once the read models run (below): the effects only run after that.
@@ -191,7 +205,7 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     mayStore: (slot, origin) => fencing.mayStore(slot, origin),
     onConflict: (slot) => fencing.conflict(slot),
     checkScheduled: (request) => nix.check(request),
-    scheduleEffect: (request, ctx) => materializer.schedule(request, `${ctx.aggregate}:${ctx.id}`, ctx.version),
+    scheduleEffect: (request, ctx, cause) => materializer.post(request, `${ctx.aggregate}:${ctx.id}`, ctx.version, cause),
     scheduledSettled: (kind, id) => materializer.settled(`${kind}:${id}`),
     ...(inspection ? { inspector: inspection.hub } : {}),
   });

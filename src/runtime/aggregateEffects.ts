@@ -6,6 +6,7 @@
  * comes back as `effect.failed` with a code and a message.
  */
 import type { AggregateKind, EffectOutcome, EffectRequest } from '../../machines/index.js';
+import type { Identity } from '../domain/identity.js';
 import { DomainError, ensureError } from '../errors.js';
 import type { SlotHost } from './slotHost.js';
 
@@ -51,14 +52,24 @@ export class AggregateEffects {
   }
 
   /**
-   * Hand a scheduled effect to the host (`version`: the aggregate version it renders); not
-   * counted as busy: the host owns it, so the actor may be passivated meanwhile.
+   * Hand a scheduled effect to the host (`version`: the aggregate version it renders; `cause`:
+   * the command it renders for); not counted as busy: the host owns it, so the actor may be
+   * passivated meanwhile. Nobody waits for it: a failure is the host's to report.
    */
-  schedule(request: EffectRequest, version: number): Promise<EffectOutcome> {
+  schedule(request: EffectRequest, version: number, cause: Identity): void {
+    const report = (outcome: EffectOutcome): void => {
+      if (outcome.type === 'effect.failed') this.host.onScheduledFailure?.(this.kind, this.id, outcome, cause);
+    };
     // A host that does not batch runs it in order with the awaited ones.
-    if (!this.host.scheduleEffect) return this.run(request);
-    const ctx = { aggregate: this.kind, id: this.id, signal: SCHEDULED_SIGNAL, version };
-    return this.host.scheduleEffect(request, ctx).catch((e: unknown) => failed(request, e));
+    if (!this.host.scheduleEffect) {
+      void this.run(request).then(report);
+      return;
+    }
+    try {
+      this.host.scheduleEffect(request, { aggregate: this.kind, id: this.id, signal: SCHEDULED_SIGNAL, version }, cause);
+    } catch (e) {
+      report(failed(request, e));
+    }
   }
 
   /** Abort what runs and refuse what comes (shutdown). */

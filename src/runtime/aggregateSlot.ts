@@ -12,12 +12,12 @@ import type { AnyActor, Snapshot } from 'xstate';
 import { registry, type AggregateKind, type EffectOutcome, type EffectRequest, type MachineSignal } from '../../machines/index.js';
 import type { DomainEvent } from '../domain/events.js';
 import { eventIdentity, type Identity } from '../domain/identity.js';
-import type { OkReply } from '../domain/replies.js';
+import type { EventRef, OkReply } from '../domain/replies.js';
 import { ConflictError, DomainError, InternalError, InvalidTransitionError, UnavailableError, ensureError, toErrorReply } from '../errors.js';
 import type { AggregateSnapshot, AppendRequest, StoredEvent } from '../store/index.js';
 import { backoff, sleep } from '../time/clock.js';
 import { AggregateEffects } from './aggregateEffects.js';
-import { CommandLedger, type LedgerEntry, type LedgerRecord, type Reply, type Respond } from './commandLedger.js';
+import { CommandLedger, NO_EVENTS, type LedgerEntry, type LedgerRecord, type Reply, type Respond } from './commandLedger.js';
 import { rehydrate, startAggregateActor } from './rehydrate.js';
 import type { CommandWork, DropReason, Refusal, SlotHost } from './slotHost.js';
 
@@ -195,7 +195,7 @@ export class AggregateSlot {
       }
       const before = this.version();
       const signals = this.send(work.event, identity);
-      const entry: LedgerEntry = { identity, events: [], waiters: [respond] };
+      const entry: LedgerEntry = { identity, events: NO_EVENTS, reply: undefined, waiters: [respond] };
       const checked = this.checkScheduled(signals);
       const refused = checked instanceof Promise ? await checked : checked;
       if (refused) {
@@ -317,7 +317,7 @@ export class AggregateSlot {
       return;
     }
     const signals = this.send(work.outcome, effect.identity);
-    const produced: LedgerEntry = { identity: effect.identity, events: [], waiters: [] };
+    const produced: LedgerEntry = { identity: effect.identity, events: NO_EVENTS, reply: undefined, waiters: [] };
     let publishSeeds: () => void;
     try {
       publishSeeds = await this.persistFacts(signals, effect.identity, produced, 'outcome');
@@ -338,7 +338,7 @@ export class AggregateSlot {
       this.ledger.remember(produced);
       effect.entries.push(produced);
     } else {
-      for (const entry of effect.entries) entry.events.push(...produced.events);
+      for (const entry of effect.entries) entry.events = entry.events.concat(produced.events);
     }
     publishSeeds();
     for (const entry of effect.entries) this.conclude(entry, signals, work.outcome.type, -1);
@@ -351,9 +351,7 @@ export class AggregateSlot {
   }
 
   private schedule(request: EffectRequest, cause: Identity): void {
-    void this.effects.schedule(request, this.version()).then((outcome) => {
-      if (outcome.type === 'effect.failed') this.host.onScheduledFailure?.(this.kind, this.id, outcome, cause);
-    });
+    this.effects.schedule(request, this.version(), cause);
   }
 
   /**
@@ -385,12 +383,13 @@ export class AggregateSlot {
     }
     this.storeCheckedAt = this.host.clock.now();
     const { events: published, publish } = await this.host.storeDeferred(appends);
-    for (let i = 0; i < published.length; i++) {
-      const p = published[i]!;
+    // Sized exactly (the entry lives on in the ledger; a pushed-to array keeps room for 17).
+    const refs = published.map((p, i): EventRef => {
       const a = appends[i]!;
       this.lastStreamSeq = p.stream_seq;
-      entry.events.push({ event_type: a.event.event_type, event_id: a.event.identity.message_id, subject: p.subject, sequence: a.event.sequence });
-    }
+      return { event_type: a.event.event_type, event_id: a.event.identity.message_id, subject: p.subject, sequence: a.event.sequence };
+    });
+    entry.events = entry.events.length === 0 ? refs : entry.events.concat(refs);
     const inspector = this.host.inspector;
     // Unwatched, the inspector drops stored records: build them only for a watcher.
     if (inspector && inspector.watched !== false) inspector.stored(this.kind, this.id, published.map((p, i) => ({ event: appends[i]!.event, subject: p.subject })));

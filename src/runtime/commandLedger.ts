@@ -12,13 +12,22 @@ import type { StoredEvent } from '../store/index.js';
 export type Reply = OkReply | ErrorReply;
 export type Respond = (reply: Reply) => void;
 
-/** One command the aggregate handled or is handling. */
+/**
+ * One command the aggregate handled or is handling. An entry lives for the aggregate's next
+ * 64 commands, so it is old-generation data: every field is set when it is made (no property
+ * store added later), and a finished entry holds no array of its own beyond its events.
+ */
 export interface LedgerEntry {
   identity: Identity;
   events: EventRef[];
-  reply?: Reply;
+  reply: Reply | undefined;
   waiters: Respond[];
 }
+
+/** The waiters of a finished entry: nobody (shared; `answer` never adds to a finished entry). */
+const ANSWERED: Respond[] = Object.freeze([]) as unknown as Respond[];
+/** The events of an entry that has stored none yet (shared; events are replaced, never pushed). */
+export const NO_EVENTS: EventRef[] = Object.freeze([]) as unknown as EventRef[];
 
 /** A finished entry as kept in a snapshot. */
 export interface LedgerRecord {
@@ -60,7 +69,7 @@ export class CommandLedger {
   static finish(entry: LedgerEntry, reply: Reply): void {
     entry.reply = reply;
     const waiters = entry.waiters;
-    entry.waiters = [];
+    entry.waiters = ANSWERED;
     for (const w of waiters) w(reply);
   }
 
@@ -81,7 +90,7 @@ export class CommandLedger {
   }
 
   restore(records: readonly LedgerRecord[]): void {
-    for (const r of records) this.entries.set(r.identity.message_id, { ...r, waiters: [] });
+    for (const r of records) this.entries.set(r.identity.message_id, { identity: r.identity, events: r.events, reply: r.reply, waiters: ANSWERED });
   }
 
   /**
@@ -116,6 +125,7 @@ export class CommandLedger {
               sequence: s.event.sequence,
             })),
         ],
+        reply: undefined,
         waiters: previous?.waiters ?? [],
       };
       if (isFinal(last.fact)) entry.reply = reply(entry);

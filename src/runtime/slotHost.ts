@@ -74,14 +74,17 @@ export interface SlotHost {
   scheduledSettled?(kind: AggregateKind, id: string): Promise<void>;
   /** Why the file a scheduled effect writes cannot be rendered, before its fact is stored (undefined: it can). */
   checkScheduled?(request: EffectRequest): Refusal | undefined | Promise<Refusal | undefined>;
-  /** Run a scheduled (not awaited) effect; defaults to runEffect. Lets the host batch them. */
-  scheduleEffect?(request: EffectRequest, ctx: EffectContext & { version: number }): Promise<EffectOutcome>;
+  /**
+   * Take a scheduled (not awaited) effect, caused by the command `cause`; defaults to
+   * runEffect. Lets the host batch them. Nothing waits for it: the host reports a failure.
+   */
+  scheduleEffect?(request: EffectRequest, ctx: EffectContext & { version: number }, cause: Identity): void;
   loadSnapshot?(kind: AggregateKind, id: string): Promise<AggregateSnapshot | undefined>;
   saveSnapshot?(snapshot: AggregateSnapshot): Promise<void>;
   /** Dead letters of an aggregate must be stored before it takes new commands. */
   hasDeadLetters?(kind: AggregateKind, id: string): boolean;
   flushDeadLetters?(kind: AggregateKind, id: string): Promise<void>;
-  /** A scheduled (detached) effect failed: nobody waits for it, so the host reports it. */
+  /** A scheduled effect run by `runEffect` (no `scheduleEffect`) failed: nobody waits for it, so the host reports it. */
   onScheduledFailure?(kind: AggregateKind, id: string, outcome: EffectOutcome, cause: Identity): void;
   /** Inspection (the inspector's stream): told of the actor's life, the command being handled, stored events and replies. */
   inspector?: SlotInspector;

@@ -11,6 +11,7 @@
  * than a live command already scheduled.
  */
 import { workspaceFileEffects, type EffectOutcome, type EffectRequest } from '../../machines/index.js';
+import type { Identity } from '../domain/identity.js';
 import { ensureError } from '../errors.js';
 
 /** What the materializer needs from the Nix port. */
@@ -23,10 +24,16 @@ interface Pending {
   request: EffectRequest;
   /** The aggregate version the request reflects, when known. */
   version: number | undefined;
-  waiters: Array<(outcome: EffectOutcome) => void>;
+  /** Callers of `schedule` and `settled` (none on the command path: `post` keeps no closure). */
+  waiters: Array<(outcome: EffectOutcome) => void> | undefined;
+  /** The commands whose facts asked for this file (`post`): a failed write names them. */
+  causes: Identity[] | undefined;
   /** Failed attempts so far (0 for a fresh request). */
   attempts: number;
 }
+
+/** Told once per failed write, with the commands that asked for it since the last write. */
+export type MaterializerFailure = (key: string, outcome: Extract<EffectOutcome, { type: 'effect.failed' }>, causes: readonly Identity[]) => void;
 
 /** What health says about the workspace files. */
 export interface MaterializerStats {
@@ -70,6 +77,7 @@ export class WorkspaceMaterializer {
     // A batch costs a few subprocess launches, and each launch blocks the event loop for
     // milliseconds: batches are at most a few per second, so the command path stays smooth.
     private readonly options: { delayMs: number; maxBatch: number } = { delayMs: 250, maxBatch: 2000 },
+    private readonly onFailure?: MaterializerFailure,
   ) {}
 
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -80,13 +88,30 @@ export class WorkspaceMaterializer {
    * the first write that covered it (a failed write is retried all the same).
    */
   schedule(request: EffectRequest, key: string, version?: number): Promise<EffectOutcome> {
+    const refused = this.refusal(request);
+    if (refused) return Promise.resolve(refused);
+    return new Promise((resolve) => this.enqueue(key, request, version, resolve, undefined));
+  }
+
+  /**
+   * The command path's `schedule`: nothing waits for the write, so no promise or closure is
+   * kept per command (they lived as long as a batch, long enough to be promoted); a failed
+   * write is told to `onFailure` once, with every command that asked for it.
+   */
+  post(request: EffectRequest, key: string, version: number, cause: Identity): void {
+    const refused = this.refusal(request);
+    if (refused) this.onFailure?.(key, refused, [cause]);
+    else this.enqueue(key, request, version, undefined, cause);
+  }
+
+  private refusal(request: EffectRequest): Extract<EffectOutcome, { type: 'effect.failed' }> | undefined {
     if (!workspaceFileEffects.has(request.kind)) {
-      return Promise.resolve({ type: 'effect.failed', kind: request.kind, code: 'internal', message: `${request.kind} is not a workspace file effect` });
+      return { type: 'effect.failed', kind: request.kind, code: 'internal', message: `${request.kind} is not a workspace file effect` };
     }
     if (this.stopped) {
-      return Promise.resolve({ type: 'effect.failed', kind: request.kind, code: 'unavailable', message: 'the service is stopping; the file is rendered on the next start' });
+      return { type: 'effect.failed', kind: request.kind, code: 'unavailable', message: 'the service is stopping; the file is rendered on the next start' };
     }
-    return new Promise((resolve) => this.enqueue(key, request, version, resolve));
+    return undefined;
   }
 
   /**
@@ -103,7 +128,7 @@ export class WorkspaceMaterializer {
     for (const f of files) {
       const known = versions?.get(f.key) ?? this.pending.get(f.key)?.version;
       if (known !== undefined && known >= f.version) continue;
-      this.enqueue(f.key, f.request, f.version, undefined);
+      this.enqueue(f.key, f.request, f.version, undefined, undefined);
       this.catchingUp.add(f.key);
       queued++;
     }
@@ -118,7 +143,7 @@ export class WorkspaceMaterializer {
     this.caughtUp.done = true;
   }
 
-  private enqueue(key: string, request: EffectRequest, version: number | undefined, waiter: ((o: EffectOutcome) => void) | undefined): void {
+  private enqueue(key: string, request: EffectRequest, version: number | undefined, waiter: ((o: EffectOutcome) => void) | undefined, cause: Identity | undefined): void {
     if (version !== undefined && this.versions) this.versions.set(key, Math.max(version, this.versions.get(key) ?? 0));
     const retry = this.retrying.get(key);
     if (retry && (version === undefined || retry.version === undefined || version >= retry.version)) this.retrying.delete(key);
@@ -130,9 +155,10 @@ export class WorkspaceMaterializer {
         existing.version = version;
         existing.attempts = 0;
       }
-      if (waiter) existing.waiters.push(waiter);
+      if (waiter) (existing.waiters ??= []).push(waiter);
+      if (cause) (existing.causes ??= []).push(cause);
     } else {
-      this.pending.set(key, { request, version, waiters: waiter ? [waiter] : [], attempts: 0 });
+      this.pending.set(key, { request, version, waiters: waiter && [waiter], causes: cause && [cause], attempts: 0 });
     }
     this.arm();
   }
@@ -143,7 +169,7 @@ export class WorkspaceMaterializer {
       const pending = this.pending.get(key);
       const flying = this.inFlight.get(key);
       if (!pending && !flying) return;
-      if (pending) await new Promise<void>((r) => pending.waiters.push(() => r()));
+      if (pending) await new Promise<void>((r) => (pending.waiters ??= []).push(() => r()));
       else await flying;
     }
   }
@@ -188,7 +214,7 @@ export class WorkspaceMaterializer {
     if (this.stopped || this.pending.has(key)) return;
     const attempts = p.attempts + 1;
     const at = Date.now() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (attempts - 1));
-    this.retrying.set(key, { request: p.request, version: p.version, waiters: [], attempts, at });
+    this.retrying.set(key, { request: p.request, version: p.version, waiters: undefined, causes: undefined, attempts, at });
     this.armRetry();
   }
 
@@ -202,7 +228,7 @@ export class WorkspaceMaterializer {
       for (const [key, r] of this.retrying) {
         if (r.at > now) continue;
         this.retrying.delete(key);
-        if (!this.pending.has(key)) this.pending.set(key, { request: r.request, version: r.version, waiters: [], attempts: r.attempts });
+        if (!this.pending.has(key)) this.pending.set(key, { request: r.request, version: r.version, waiters: undefined, causes: undefined, attempts: r.attempts });
       }
       this.arm();
       this.armRetry();
@@ -256,9 +282,11 @@ export class WorkspaceMaterializer {
       this.lastBatchMs = performance.now() - started;
       batch.forEach((p, i) => {
         const outcome: EffectOutcome = outcomes[i] ?? { type: 'effect.failed', kind: p.request.kind, code: 'internal', message: 'no outcome for this request' };
-        if (outcome.type === 'effect.failed') this.retryLater(keys[i]!, p, outcome.message);
-        else this.markWritten(keys[i]!);
-        for (const w of p.waiters) w(outcome);
+        if (outcome.type === 'effect.failed') {
+          this.retryLater(keys[i]!, p, outcome.message);
+          if (p.causes) this.onFailure?.(keys[i]!, outcome, p.causes);
+        } else this.markWritten(keys[i]!);
+        if (p.waiters) for (const w of p.waiters) w(outcome);
       });
       if (this.retrying.size === 0) this.lastError = null;
     })();

@@ -148,7 +148,7 @@ export class Instance {
         this.effects.push(req);
         return this.options.runEffect?.(req) ?? Promise.resolve(succeeded(req));
       },
-      scheduleEffect: (req) => Promise.resolve({ type: 'effect.succeeded', kind: req.kind, result: { file: 'x' } }),
+      scheduleEffect: () => undefined,
       mayStore: (slot) => this.fencing.mayStore(slot),
       onConflict: (slot) => this.fencing.conflict(slot),
     });

@@ -67,7 +67,9 @@ export class RuntimeUnderTest {
       hasDeadLetters: (kind, id) => this.deadLetters.has(kind, id),
       flushDeadLetters: (kind, id) => this.deadLetters.flush(sink, { kind, id }),
       runEffect: (request) => Promise.resolve(this.recorded(request)),
-      scheduleEffect: (request) => Promise.resolve(this.recorded(request)),
+      scheduleEffect: (request) => {
+        this.recorded(request);
+      },
     });
     this.supervisor.awakeCap = options.awakeCap ?? Number.POSITIVE_INFINITY;
     this.supervisor.residentCap = options.residentCap ?? Number.POSITIVE_INFINITY;

@@ -175,4 +175,38 @@ describe('workspace materializer', () => {
     const outcome = await m.schedule({ kind: 'package.build', name: 'x' } as unknown as EffectRequest, 'package:x');
     expect(outcome).toMatchObject({ type: 'effect.failed', code: 'internal' });
   });
+
+  it('posts from the command path: coalesced like schedule, and a failed write is told once with every command that asked for it', async () => {
+    const performer = new GatedPerformer();
+    const failures: Array<{ key: string; code: string; causes: string[] }> = [];
+    const m = new WorkspaceMaterializer(performer, { delayMs: 10, maxBatch: 100 }, (key, outcome, causes) =>
+      failures.push({ key, code: outcome.code, causes: causes.map((c) => c.message_id) }),
+    );
+    const cause = (n: number) => ({ message_id: `m${n}`, correlation_id: `c${n}`, causation_id: `m${n}` });
+    performer.failing.add('a');
+    m.post(write('a', 1), 'module:a', 1, cause(1));
+    m.post(write('a', 2), 'module:a', 2, cause(2));
+    m.post(write('b', 1), 'module:b', 1, cause(3));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(performer.batches[0]).toEqual([write('a', 2), write('b', 1)]);
+    performer.release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(failures).toEqual([{ key: 'module:a', code: 'nix_failed', causes: ['m1', 'm2'] }]);
+    // The retry that then lands tells nobody again.
+    performer.failing.delete('a');
+    await vi.advanceTimersByTimeAsync(600);
+    performer.release();
+    await m.flush();
+    expect(performer.batches.at(-1)).toEqual([write('a', 2)]);
+    expect(failures).toHaveLength(1);
+    // Refused at once: not a file effect, or after stop.
+    m.post({ kind: 'package.build', name: 'x' } as unknown as EffectRequest, 'package:x', 1, cause(4));
+    m.stop();
+    m.post(write('late', 1), 'module:late', 1, cause(5));
+    expect(failures.slice(1)).toEqual([
+      { key: 'package:x', code: 'internal', causes: ['m4'] },
+      { key: 'module:late', code: 'unavailable', causes: ['m5'] },
+    ]);
+    expect(performer.batches).toHaveLength(2);
+  });
 });
