@@ -10,6 +10,7 @@ import { judge, type Figure } from './figures.js';
 import { cpuNote, type LimitResults } from './limit.js';
 import { join } from 'node:path';
 import { startAllocationProfile, type AllocProfileSummary } from './allocProfile.js';
+import { cpuProfileLines, startCpuProfile } from './cpuProfile.js';
 import { cpuPerRequest } from './machine.js';
 import type { LoadResult, TargetSpec } from './loadProtocol.js';
 import { TARGETS } from './options.js';
@@ -77,6 +78,7 @@ export async function measureCommands(
     // The judged rate samples what is allocated; the next one what scavenges do not collect.
     const what = rates.length === 0 ? 'allocated' : 'promoted';
     const profile = ctx.settings.allocProfile && rates.length < 2 ? await startAllocationProfile(`commands at ${step.rate}/s`, what) : undefined;
+    const cpu = ctx.settings.cpuProfile && rates.length === 0 ? await startCpuProfile(`commands at ${step.rate}/s`) : undefined;
     const watch = watchThread({ stalls: true });
     const r = await ctx.load.run({
       label: `command open loop ${step.rate}/s`,
@@ -85,6 +87,7 @@ export async function measureCommands(
       timeoutMs: ctx.settings.timeoutMs,
     });
     const stalls = watch.stop();
+    if (cpu) for (const line of cpuProfileLines(await cpu.stop(r.finished, ctx.profileDir && join(ctx.profileDir, `cpu-commands-${step.rate}.cpuprofile`)))) ctx.log(line);
     const sampled = profile ? await profile.stop(r.finished, ctx.profileDir && join(ctx.profileDir, `${what}-commands-${step.rate}.heapprofile`)) : undefined;
     if (rates.length === 0) alloc = sampled;
     const watched = { ...r, stalls };

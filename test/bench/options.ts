@@ -21,6 +21,8 @@ export interface BenchOptions {
   only?: Phase[];
   /** Sample the service thread's allocations (V8 sampling heap profiler) in the judged command and query phases. */
   allocProfile?: boolean;
+  /** Sample the service thread's CPU (V8 sampling profiler) in the judged command phase. */
+  cpuProfile?: boolean;
   /** Add the cluster phase (SPEC §9: three-node NATS cluster, three service processes); `--only cluster` runs it alone. */
   cluster?: boolean;
 }
@@ -38,6 +40,8 @@ export interface BenchSettings {
   mode: 'full' | 'smoke';
   /** Sample allocations in the judged command and query phases (`--alloc-profile`). */
   allocProfile: boolean;
+  /** Sample the service thread's CPU in the judged command phase (`--cpu-profile`). */
+  cpuProfile: boolean;
   /** Per-request timeout for measured phases. */
   timeoutMs: number;
   limit: { rate: number; durationMs: number; window: number; throughputMs: number; warmupMs: number };
@@ -86,6 +90,7 @@ export function resolveSettings(options: BenchOptions): BenchSettings {
     return {
       mode: 'smoke',
       allocProfile: options.allocProfile ?? false,
+      cpuProfile: options.cpuProfile ?? false,
       timeoutMs: 5_000,
       limit: { rate: 200, durationMs: 500, window, throughputMs: 500, warmupMs: 100 },
       commands: {
@@ -108,6 +113,7 @@ export function resolveSettings(options: BenchOptions): BenchSettings {
   return {
     mode: 'full',
     allocProfile: options.allocProfile ?? false,
+    cpuProfile: options.cpuProfile ?? false,
     timeoutMs: 10_000,
     limit: { rate: TARGETS.commandRate, durationMs: phase(10_000), window, throughputMs: phase(10_000), warmupMs: 1_000 },
     commands: {
@@ -129,7 +135,7 @@ export function resolveSettings(options: BenchOptions): BenchSettings {
   };
 }
 
-export const USAGE = `Usage: npm run bench -- [--smoke] [--cluster] [--aggregates N] [--duration S] [--window W] [--out DIR | --no-write] [--only PHASES] [--alloc-profile]
+export const USAGE = `Usage: npm run bench -- [--smoke] [--cluster] [--aggregates N] [--duration S] [--window W] [--out DIR | --no-write] [--only PHASES] [--alloc-profile] [--cpu-profile]
 
   --smoke          tiny sizes, a few seconds; proves the bench works, judges nothing
   --cluster        add the cluster phase: three-node NATS cluster, 3 service processes (failover, handoff, hop, 1 vs 3 instances, conflicts)
@@ -140,7 +146,9 @@ export const USAGE = `Usage: npm run bench -- [--smoke] [--cluster] [--aggregate
   --no-write       print the table only
   --only A,B       run only these phases: ${PHASES.join(', ')} (e.g. to profile one)
   --alloc-profile  sample the service thread's allocations in the judged command and query phases
-                   (V8 sampling heap profiler; adds overhead: read its latencies with that in mind)`;
+                   (V8 sampling heap profiler; adds overhead: read its latencies with that in mind)
+  --cpu-profile    sample the service thread's CPU in the judged command phase and print where it goes
+                   (V8 sampling profiler, 200 µs; writes a .cpuprofile beside the results)`;
 
 /** Parse the command line; throws with the usage text on a bad argument. */
 export function parseArgs(argv: readonly string[]): BenchOptions & { help?: boolean } {
@@ -189,6 +197,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions & { help?: bool
       }
       case '--alloc-profile':
         out.allocProfile = true;
+        break;
+      case '--cpu-profile':
+        out.cpuProfile = true;
         break;
       case '--no-write':
         out.outDir = false;

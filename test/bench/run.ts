@@ -69,7 +69,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     admin = await connect({ servers: server.url, name: 'cim-bench-admin', reconnectTimeWait: 20, maxReconnectAttempts: -1 });
     load = await LoadGenerator.start(server.url, base);
     const profileDir = options.outDir === false ? undefined : (options.outDir ?? DEFAULT_OUT_DIR);
-    if (profileDir && settings.allocProfile) await mkdir(profileDir, { recursive: true });
+    if (profileDir && (settings.allocProfile || settings.cpuProfile)) await mkdir(profileDir, { recursive: true });
     const ctx: BenchContext = { settings, server, load, admin, now, log, threads, profileDir };
 
     /** Run one phase: its figures, its raw result, its CPU use; a throw is recorded, not fatal. */
