@@ -69,6 +69,16 @@ export async function openClient(global: GlobalOptions, env: NodeJS.ProcessEnv):
   };
 }
 
+/** Run `work` with a connected client and close it afterwards, whatever `work` does. */
+export async function withClient<T>(global: GlobalOptions, env: NodeJS.ProcessEnv, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = await openClient(global, env);
+  try {
+    return await work(client);
+  } finally {
+    await client.close();
+  }
+}
+
 /** Send a JSON request and decode the JSON reply; unreachable services become {@link CliError}s. */
 export async function requestJson(client: Client, subject: string, body: unknown, timeoutMs: number): Promise<Record<string, unknown>> {
   try {

@@ -107,7 +107,7 @@ export function renderMarkdown(r: BenchResult): string {
   lines.push('');
   lines.push(...renderThreads(r.threads ?? []));
   lines.push(
-    'Reproduce: `npm run bench` (full), `npm run bench -- --smoke` (seconds), `--aggregates 1000000` for the full memory target, `--alloc-profile` for where the allocations come from, `--cluster` (or `--only cluster`) for several instances on a three-node NATS cluster (its nats-servers count as "others" above).',
+    'Reproduce: `npm run bench` (full), `npm run bench -- --smoke` (seconds), `--aggregates 1000000` for the full memory target, `--alloc-profile` for where the allocations come from, `--cpu-profile` for what the service thread spends its CPU on, `--cluster` (or `--only cluster`) for several instances on a three-node NATS cluster (its nats-servers count as "others" above).',
   );
   return lines.join('\n') + '\n';
 }

@@ -6,16 +6,15 @@
  * that is still forming. Nodes can be killed (SIGKILL), stopped and restarted on the same ports
  * with their data, which the failover tests need.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect as netConnect } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-
-const BIN = process.env['NATS_SERVER_BIN'] ?? 'nats-server';
+import { spawnNatsServer, stopProcess } from './natsProcess.js';
 
 export interface NatsClusterOptions {
   /** Number of nodes (default 3). */
@@ -72,7 +71,7 @@ interface NodeState {
   port: number;
   routePort: number;
   child: ChildProcess | undefined;
-  stderr: string;
+  stderr: () => string;
 }
 
 /** Start the cluster and wait until JetStream can place an R3 stream on it. */
@@ -95,7 +94,7 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
       port: -1,
       routePort: routePorts[i] ?? 0,
       child: undefined,
-      stderr: '',
+      stderr: () => '',
     });
   }
 
@@ -127,42 +126,16 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
     await rm(s.portsDir, { recursive: true, force: true });
     await mkdir(s.portsDir, { recursive: true });
     await writeConfig(s);
-    s.stderr = '';
-    const proc = spawn(BIN, ['-c', s.confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-    s.child = proc;
-    proc.stderr?.on('data', (d: Buffer) => {
-      s.stderr = (s.stderr + d.toString()).slice(-4000);
-    });
-    const exited = new Promise<never>((_, reject) => {
-      proc.once('error', (e) =>
-        reject(new Error(`nats-server could not start (${e.message}); install it: apt-get install -y nats-server`)),
-      );
-      proc.once('exit', (code, signal) =>
-        reject(new Error(`nats-server ${s.name} exited early (code ${code}, signal ${signal}):\n${s.stderr}`)),
-      );
-    });
-    exited.catch(() => undefined);
-    const ports = await Promise.race([readPortsFile(s.portsDir, proc), exited]);
-    const client = ports.nats?.[0] ?? ports.client?.[0];
-    if (!client) throw new Error(`nats-server ${s.name}: ports file has no client URL: ${JSON.stringify(ports)}`);
-    s.port = Number(new URL(client.replace(/^nats:/, 'http:')).port);
-    const deadline = Date.now() + 5_000;
-    while (!(await accepts(s.port))) {
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        throw new Error(`nats-server ${s.name} exited right after start (code ${proc.exitCode}):\n${s.stderr}`);
-      }
-      if (Date.now() > deadline) throw new Error(`nats-server ${s.name} does not accept connections on ${s.port}:\n${s.stderr}`);
-      await delay(20);
-    }
+    const started = await spawnNatsServer(s.confPath, s.portsDir, `nats-server ${s.name}`);
+    s.child = started.proc;
+    s.port = started.port;
+    s.stderr = started.stderr;
   };
 
   const waitExit = async (s: NodeState, signal: NodeJS.Signals): Promise<void> => {
     const proc = s.child;
     s.child = undefined;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const done = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill(signal);
-    await done;
+    await stopProcess(proc, signal);
   };
 
   const pick = (which: number | string): NodeState => {
@@ -224,7 +197,7 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
       }
       await delay(100);
     }
-    const tails = states.map((s) => `--- ${s.name} ---\n${s.stderr.slice(-800)}`).join('\n');
+    const tails = states.map((s) => `--- ${s.name} ---\n${s.stderr().slice(-800)}`).join('\n');
     throw new Error(`the NATS cluster did not become ready for R${replicas} streams within ${timeoutMs} ms (last: ${last})\n${tails}`);
   };
 
@@ -305,43 +278,4 @@ async function freePorts(n: number): Promise<number[]> {
   });
   await Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
   return ports;
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = netConnect({ host: '127.0.0.1', port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
-interface PortsFile {
-  nats?: string[];
-  client?: string[];
-}
-
-/** Poll the ports file the server writes once it listens (bounded: 10 s). */
-async function readPortsFile(portsDir: string, proc: ChildProcess): Promise<PortsFile> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const files = await readdir(portsDir).catch(() => [] as string[]);
-    const mine = files.find((f) => f.endsWith(`_${proc.pid}.ports`));
-    if (mine) {
-      const text = await readFile(join(portsDir, mine), 'utf8').catch(() => '');
-      if (text.trim()) {
-        try {
-          return JSON.parse(text) as PortsFile;
-        } catch {
-          // written but not complete yet: read again
-        }
-      }
-    }
-    await delay(10);
-  }
-  throw new Error('nats-server did not write its ports file within 10 s');
 }

@@ -1,6 +1,6 @@
 /** `cluster`: the members, partitions and leases of a deployment, read from its cluster bucket. */
 import { readClusterBucket, type ClusterBucketState } from '../../cluster/index.js';
-import { CliError, ExitCode, openClient } from '../client.js';
+import { CliError, ExitCode, withClient } from '../client.js';
 import { renderTable } from '../format.js';
 import { EXIT_HELP, GLOBAL_HELP, type Subcommand } from '../io.js';
 
@@ -74,8 +74,7 @@ export const cluster: Subcommand = {
       io.out(this.help());
       return ExitCode.ok;
     }
-    const client = await openClient(args.global, io.env);
-    try {
+    return withClient(args.global, io.env, async (client) => {
       const state = await readClusterBucket(client.nc, client.subjects.prefix);
       if (!state) {
         throw new CliError(
@@ -86,8 +85,6 @@ export const cluster: Subcommand = {
       if (args.global.json) io.out(JSON.stringify(state));
       else for (const line of renderCluster(state)) io.out(line);
       return ExitCode.ok;
-    } finally {
-      await client.close();
-    }
+    });
   },
 };

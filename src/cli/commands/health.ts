@@ -1,6 +1,6 @@
 /** `health`: asks health.cim-domain-nix and prints the answer. */
 import { HEALTH_SUBJECT } from '../../domain/subjects.js';
-import { ExitCode, openClient, requestJson } from '../client.js';
+import { ExitCode, withClient, requestJson } from '../client.js';
 import { renderRecord } from '../format.js';
 import { EXIT_HELP, GLOBAL_HELP, type Subcommand } from '../io.js';
 
@@ -22,14 +22,11 @@ export const health: Subcommand = {
       io.out(this.help());
       return ExitCode.ok;
     }
-    const client = await openClient(args.global, io.env);
-    try {
+    return withClient(args.global, io.env, async (client) => {
       const reply = await requestJson(client, HEALTH_SUBJECT, undefined, args.global.timeout ?? 5_000);
       if (args.global.json) io.out(JSON.stringify(reply));
       else for (const line of renderRecord(reply)) io.out(line);
       return reply['status'] === 'healthy' ? ExitCode.ok : ExitCode.failed;
-    } finally {
-      await client.close();
-    }
+    });
   },
 };

@@ -2,7 +2,7 @@
 import { allQueries, canonicalQuery, type QueryDef } from '../../domain/queries.js';
 import { describeZodError } from '../../domain/validation.js';
 import { UsageError, buildPayload, describeFields, jsonArgument, jsonSchemaOf } from '../args.js';
-import { CliError, ExitCode, openClient, requestJson } from '../client.js';
+import { CliError, ExitCode, withClient, requestJson } from '../client.js';
 import { renderErrorReply, renderQueryReply } from '../format.js';
 import { EXIT_HELP, GLOBAL_HELP, type Subcommand } from '../io.js';
 
@@ -76,8 +76,7 @@ export const query: Subcommand = {
     if (!checked.success)
       throw new CliError(`${name}: ${describeZodError(checked.error)} (nothing was sent; see query ${name} --help)`, ExitCode.usage);
 
-    const client = await openClient(args.global, io.env);
-    try {
+    return withClient(args.global, io.env, async (client) => {
       const timeout = args.global.timeout ?? 10_000;
       const to = client.subjects.query(subject[0], subject[1]);
       let reply = await requestJson(client, to, payload, timeout);
@@ -102,8 +101,6 @@ export const query: Subcommand = {
       if (args.global.json) io.out(JSON.stringify(reply));
       else for (const line of renderQueryReply(name, reply)) io.out(line);
       return ExitCode.ok;
-    } finally {
-      await client.close();
-    }
+    });
   },
 };

@@ -2,7 +2,7 @@
 import { commandSpecs, type CommandSpec } from '../../domain/commands.js';
 import { describeZodError } from '../../domain/validation.js';
 import { UsageError, buildPayload, describeFields, jsonArgument, jsonSchemaOf, type ParsedArgs } from '../args.js';
-import { CliError, ExitCode, openClient, requestJson } from '../client.js';
+import { CliError, ExitCode, withClient, requestJson } from '../client.js';
 import { renderErrorReply } from '../format.js';
 import { EXIT_HELP, GLOBAL_HELP, type CliIo, type Subcommand } from '../io.js';
 
@@ -76,8 +76,7 @@ export const send: Subcommand = {
       return ExitCode.ok;
     }
     const payload = await commandPayload(spec, args, rest, io);
-    const client = await openClient(args.global, io.env);
-    try {
+    return withClient(args.global, io.env, async (client) => {
       const timeout = args.global.timeout ?? client.config.aggregates.commandTimeoutMs + 5_000;
       const reply = await requestJson(client, client.subjects.command(spec.aggregate, spec.action), payload, timeout);
       if (args.global.json) io.out(JSON.stringify(reply));
@@ -94,8 +93,6 @@ export const send: Subcommand = {
         }
       }
       return ExitCode.ok;
-    } finally {
-      await client.close();
-    }
+    });
   },
 };
