@@ -17,7 +17,13 @@ export type TargetSpec =
    */
   | { kind: 'command'; action: 'create' | 'update'; subject: string; names: string; from: number; count: number }
   /** Queries to the same aggregates (body `{ name }`). */
-  | { kind: 'query'; subject: string; names: string; from: number; count: number };
+  | { kind: 'query'; subject: string; names: string; from: number; count: number }
+  /**
+   * Two targets in one paced stream: request j goes to `background` when j % backgroundEvery
+   * is 0, else to `measured`; `latency` is the measured part's, `backgroundLatency` the other's
+   * (queries timed while commands load the service, with one clock).
+   */
+  | { kind: 'mix'; measured: TargetSpec; background: TargetSpec; backgroundEvery: number };
 
 /** How requests are driven. */
 export type DriveSpec =
@@ -59,6 +65,8 @@ export interface LoadResult {
   latency: LatencySummary;
   /** Open loop only: how late each request left against its intended time (scheduler precision). */
   sendLag?: LatencySummary;
+  /** A `mix` target: the latency of its background requests (`latency` is the measured ones'). */
+  backgroundLatency?: LatencySummary;
   /** Finished requests per second over the measured interval. */
   throughput: number;
   /** The measured interval (ms). */

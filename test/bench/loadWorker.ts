@@ -39,6 +39,8 @@ type Outcome = { ok: true } | { ok: false; code: string; message: string };
 interface Target {
   send(j: number): Promise<Outcome>;
   payloadBytes: number;
+  /** A `mix`: request j goes to the background part (its latency is kept apart). */
+  isBackground?(j: number): boolean;
 }
 
 function classifyError(e: unknown): Outcome {
@@ -98,6 +100,17 @@ function makeTarget(spec: TargetSpec, timeoutMs: number): Target {
         send: (j) => nc.request(spec.subject, body(j), { timeout: timeoutMs }).then((m) => readReply(m.data), classifyError),
       };
     }
+    case 'mix': {
+      const measured = makeTarget(spec.measured, timeoutMs);
+      const background = makeTarget(spec.background, timeoutMs);
+      const every = spec.backgroundEvery;
+      // Each part numbers its own requests, so it walks its aggregates as it would alone.
+      return {
+        payloadBytes: measured.payloadBytes,
+        isBackground: (j) => j % every === 0,
+        send: (j) => (j % every === 0 ? background.send(j / every) : measured.send(j - Math.floor(j / every) - 1)),
+      };
+    }
     case 'query': {
       const body = (j: number): string => JSON.stringify({ name: benchName(spec.names, spec.from + (j % spec.count)) });
       return {
@@ -130,6 +143,7 @@ function runOpen(plan: LoadPlan, target: Target, rate: number, durationMs: numbe
   const count = Math.max(1, Math.round((rate * durationMs) / 1000));
   const maxOutstanding = plan.maxOutstanding ?? 50_000;
   const latency = new Samples();
+  const backgroundLatency = new Samples();
   const sendLag = new Samples();
   const tally = new Tally();
   const t0 = now() + 20;
@@ -157,6 +171,7 @@ function runOpen(plan: LoadPlan, target: Target, rate: number, durationMs: numbe
         errorMessages: tally.errorMessages,
         latency: latency.summary(),
         sendLag: sendLag.summary(),
+        ...(target.isBackground ? { backgroundLatency: backgroundLatency.summary() } : {}),
         throughput: (tally.finished / Math.max(1e-9, lastFinish - t0)) * 1000,
         measuredMs: lastFinish - t0,
         overloaded,
@@ -172,7 +187,7 @@ function runOpen(plan: LoadPlan, target: Target, rate: number, durationMs: numbe
       sendLag.add(now() - intended);
       void target.send(j).then((o) => {
         const t = now();
-        latency.add(t - intended);
+        (target.isBackground?.(j) ? backgroundLatency : latency).add(t - intended);
         lastFinish = t;
         tally.count(o);
         outstanding--;

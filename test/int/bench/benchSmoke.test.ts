@@ -8,11 +8,16 @@ import { describe, expect, it } from 'vitest';
 import { benchProblems, runBench } from '../../bench/run.js';
 
 describe('benchmark smoke run', () => {
-  it('completes every phase without a failed request', async () => {
+  it('completes every phase without a failed request (with the CPU profile of the command phase)', async () => {
     const lines: string[] = [];
-    const result = await runBench({ smoke: true, outDir: false, log: (l) => lines.push(l) });
+    const result = await runBench({ smoke: true, cpuProfile: true, outDir: false, log: (l) => lines.push(l) });
     expect(benchProblems(result), lines.join('\n')).toEqual([]);
     expect(result.figures.length).toBeGreaterThan(10);
+    // --cpu-profile names where the service thread's time went in the judged command phase.
+    expect(lines.find((l) => l.startsWith('cpu profile, commands at')), lines.join('\n')).toMatch(/µs busy per operation/);
+    // Queries are measured alone and with commands beside them.
+    const underLoad = result.figures.find((f) => f.section === 'queries' && /^p99 at .* q\/s during .* cmd\/s$/.test(f.name));
+    expect(underLoad?.value, JSON.stringify(underLoad)).toBeGreaterThan(0);
     expect(result.phases.map((p) => p.phase)).not.toContain('cluster');
   }, 180_000);
 
