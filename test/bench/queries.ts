@@ -95,7 +95,8 @@ async function queriesUnderCommands(
   const section = 'queries';
   const rates = `${s.rate.toLocaleString('en-US')} q/s during ${commandRate.toLocaleString('en-US')} cmd/s`;
   ctx.log(`queries: open loop ${s.rate}/s with ${commandRate} commands/s beside them for ${s.durationMs / 1000} s`);
-  const run = await ctx.load.run({
+  const watch = watchThread({ stalls: true });
+  const unwatched = await ctx.load.run({
     label: `queries ${s.rate}/s under ${commandRate} cmd/s`,
     target: {
       kind: 'mix',
@@ -106,6 +107,9 @@ async function queriesUnderCommands(
     drive: { kind: 'open', rate: s.rate + commandRate, durationMs: s.durationMs },
     timeoutMs: ctx.settings.timeoutMs,
   });
+  const run = { ...unwatched, stalls: watch.stop() };
+  const threads = threadPhase(`queries ${s.rate}/s + commands ${commandRate}/s`, 'request', run);
+  if (threads) ctx.threads.push(threads);
   const commands = run.backgroundLatency;
   const note = commands ? `the commands meanwhile: p50 ${commands.p50.toFixed(2)} ms, p99 ${commands.p99.toFixed(2)} ms` : undefined;
   return {
