@@ -5,8 +5,19 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LauncherReport, LauncherRequest } from './protocol.js';
+
+/**
+ * How much nicer than the service the launcher runs (capped at 19). Every program it starts
+ * inherits it — nix builds, the renderer's `nix-instantiate --parse` and `git add` batches —
+ * so they use whatever CPU is free but yield it to the service thread and to nats-server.
+ * Measured on two cores: a `git add` of a 2,000-file batch at the service's priority held a
+ * core for a second and starved the service thread (stalls of 0.5–0.9 s waiting for a CPU
+ * while queries and commands queued).
+ */
+export const LAUNCHED_NICENESS = 10;
 
 /** What a run tells its caller. */
 export interface LaunchHandlers {
@@ -59,6 +70,11 @@ class ProcessLauncher {
     const { path, execArgv } = entry();
     // Its own process group: a Ctrl-C in the terminal is the service's to handle.
     const child = fork(path, [], { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], detached: true });
+    try {
+      if (child.pid !== undefined) setPriority(child.pid, Math.min(19, getPriority() + LAUNCHED_NICENESS));
+    } catch {
+      // Not allowed here (a sandbox without setpriority): the programs run at our priority.
+    }
     child.on('message', (m: LauncherReport) => this.onReport(m));
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
     child.on('error', () => undefined); // an exit follows

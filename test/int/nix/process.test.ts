@@ -2,6 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { getPriority } from 'node:os';
+import { LAUNCHED_NICENESS } from '../../../src/nix/launcher/launcher.js';
 import { LOG_TAIL_LINES, runProcess } from '../../../src/nix/process.js';
 import { nonce } from '../../support/nix/workspace.js';
 
@@ -83,6 +85,13 @@ describe('runProcess', () => {
     const parent = Number(run.stdout.trim());
     expect(parent).toBeGreaterThan(1);
     expect(parent).not.toBe(process.pid);
+  });
+
+  it('runs programs at a lower priority than the service (they yield the CPU to commands and queries)', async () => {
+    // Field 19 of /proc/<pid>/stat is the niceness; `nice` alone would print it too.
+    const run = await runProcess('/bin/sh', ['-c', 'cut -d" " -f19 /proc/$$/stat'], { env: process.env });
+    expect(run.exitCode).toBe(0);
+    expect(Number(run.stdout.trim())).toBe(Math.min(19, getPriority() + LAUNCHED_NICENESS));
   });
 
   it('stops the programs of a service process that dies without stopping them', async () => {
