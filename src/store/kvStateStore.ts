@@ -32,8 +32,11 @@ export class KvStateStore implements StateStore {
     }
     // An existing bucket keeps its settings on create: bring its replicas to the setting.
     await ensureReplicas(await jetstreamManager(nc, { timeout: ADMIN_TIMEOUT_MS }), `KV_${subjects.stateBucket}`, replicas);
-    // The bucket's own requests keep the client's default timeout.
-    return new KvStateStore(await new Kvm(nc).open(subjects.stateBucket));
+    // The bucket's own requests keep the client's default timeout. Opening it asks for the
+    // stream's info, which a just-created R3 bucket on a busy cluster may leave unanswered for a
+    // while: asked again until ADMIN_TIMEOUT_MS, like the create above (a start-up in the cluster
+    // bench smoke run once failed on one 5 s timeout here or in the first checkpoint read).
+    return new KvStateStore(await untilAnswered(() => new Kvm(nc).open(subjects.stateBucket), ADMIN_TIMEOUT_MS));
   }
 
   async loadSnapshot(kind: string, id: string): Promise<AggregateSnapshot | undefined> {
@@ -47,7 +50,8 @@ export class KvStateStore implements StateStore {
   }
 
   async loadCheckpoint(): Promise<number> {
-    const e = await this.kv.get(RELAY_KEY);
+    // Read once at start (the relay's first step): a timeout is asked again, like the setup.
+    const e = await untilAnswered(() => this.kv.get(RELAY_KEY), ADMIN_TIMEOUT_MS);
     if (!e || e.operation !== 'PUT') return 0;
     return Number(e.string()) || 0;
   }
