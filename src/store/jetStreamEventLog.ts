@@ -21,7 +21,7 @@ import { factOfEventType } from '../../machines/index.js';
 import { SETUP_ATTEMPT_MS, ensureReplicas, explainReplicaError, isReplicaRefusal, untilAnswered } from '../cluster/index.js';
 import { ConflictError, StreamApiError } from '../errors.js';
 import { WireHeaders } from '../messaging/wireHeaders.js';
-import { followEventLog } from './jetStreamFeed.js';
+import { followEventLog, type EventFeed } from './jetStreamFeed.js';
 import type { Appended, AppendRequest, EventLog, FollowOptions, Following, StoredEvent } from './ports.js';
 import { StreamAppender } from './streamAppender.js';
 
@@ -64,6 +64,8 @@ export interface EventLogOptions {
 
 export class JetStreamEventLog implements EventLog {
   private writer: EventLogOptions['writer'];
+  /** The running feeds, told the sequence of each event stored here (to notice a stalled one). */
+  private readonly feeds = new Set<EventFeed>();
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -130,6 +132,7 @@ export class JetStreamEventLog implements EventLog {
     try {
       const ack = await this.appender.publish(this.subjects.store(event.aggregate_type, event.aggregate_id), body, h);
       if (ack.duplicate) await this.checkDuplicate(req, ack.seq);
+      for (const feed of this.feeds) feed.stored(ack.seq);
       return { stream_seq: ack.seq, duplicate: ack.duplicate };
     } catch (e) {
       if (e instanceof StreamApiError && e.errCode === JetStreamApiCodes.StreamWrongLastSequence) {
@@ -247,8 +250,16 @@ export class JetStreamEventLog implements EventLog {
   }
 
   /** Every stored event after `afterSeq`, then each new one (an ordered consumer that reopens itself). */
-  follow(options: FollowOptions): Promise<Following> {
-    return followEventLog({ ...options, nc: this.nc, subjects: this.subjects, logger: this.logger });
+  async follow(options: FollowOptions): Promise<Following> {
+    const feed = await followEventLog({ ...options, nc: this.nc, subjects: this.subjects, logger: this.logger });
+    this.feeds.add(feed);
+    return {
+      target: feed.target,
+      stop: async () => {
+        this.feeds.delete(feed);
+        await feed.stop();
+      },
+    };
   }
 }
 

@@ -8,6 +8,12 @@
  * restarted and lost the in-memory consumer) or a lost consumer, the feed reopens one itself
  * from after the last event it delivered, retrying with a short backoff, so the read models
  * follow again within moments instead of after a minute of missed heartbeats.
+ *
+ * A feed can also stop without a status that says so (nats.js answers some of the
+ * server's pull statuses — a deleted consumer, an exceeded limit — only after two missed
+ * heartbeats): the log tells the feed the sequence of every event this process stored
+ * ({@link EventFeed.stored}), and a feed that delivered nothing for
+ * {@link FEED_STALL_MS} while behind it reopens ({@link FeedStallWatch}).
  */
 import { jetstream, jetstreamManager, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -17,6 +23,7 @@ import { SETUP_ATTEMPT_MS, untilAnswered } from '../cluster/index.js';
 import { COMMAND_HEADER, FACT_HEADER, type DomainEvent } from '../domain/events.js';
 import type { Subjects } from '../domain/subjects.js';
 import { ensureError } from '../errors.js';
+import { FeedStallWatch } from './feedStallWatch.js';
 import type { FollowOptions, Following } from './ports.js';
 
 /** {@link FollowOptions} plus the connection it runs on. */
@@ -31,8 +38,26 @@ const decoder = new TextDecoder();
 /** Longest pause between attempts to reopen the feed after a reconnect or a lost consumer. */
 const REOPEN_MAX_DELAY_MS = 2_000;
 
+/** How long a feed behind a stored event may deliver nothing before it is reopened. */
+export const FEED_STALL_MS = 1_000;
+
+/** The server's idle heartbeat on a waiting pull: two missed ones (4 s) reopen a feed no local write watches. */
+const FEED_HEARTBEAT_MS = 2_000;
+
+/** Consumer statuses after which the feed is replaced by a new consumer. */
+const REOPEN_ON = new Set(['heartbeats_missed', 'consumer_not_found', 'stream_not_found', 'consumer_deleted']);
+
+/** Consumer statuses worth a line in the log (the rest are routine: heartbeats, expired pulls). */
+const LOGGED = new Set(['reset', 'ordered_consumer_recreated', 'exceeded_limits', 'no_responders']);
+
+/** A running feed, told of what this process stores so it can notice it stopped. */
+export interface EventFeed extends Following {
+  /** An event with this stream sequence was stored. */
+  stored(seq: number): void;
+}
+
 /** Start the feed; resolves once the consumer exists (delivery then runs on its own). */
-export async function followEventLog(options: EventFeedOptions): Promise<Following> {
+export async function followEventLog(options: EventFeedOptions): Promise<EventFeed> {
   const { nc, subjects, logger } = options;
   // The stream exists (the event log opened it); on a cluster that is settling the first
   // requests may get no answer: they are sent again, bounded.
@@ -47,9 +72,17 @@ export async function followEventLog(options: EventFeedOptions): Promise<Followi
   let current: ConsumerMessages | undefined;
   /** Bumped at each (re)open: messages of a replaced consumer still in flight are dropped. */
   let generation = 0;
+  const watch = new FeedStallWatch(lastSeq, FEED_STALL_MS, (stall) => {
+    logger.warn(
+      { stream_seq: stall.delivered, stored_seq: stall.stored, stalled_ms: stall.ms },
+      'event feed of the read models delivered nothing while behind a stored event; reopening',
+    );
+    reopen('stalled');
+  });
 
   const take = (m: JsMsg): void => {
     lastSeq = m.seq;
+    watch.deliveredUpTo(m.seq);
     let event: DomainEvent;
     try {
       event = JSON.parse(decoder.decode(m.data)) as DomainEvent;
@@ -80,8 +113,9 @@ export async function followEventLog(options: EventFeedOptions): Promise<Followi
     });
     const messages = await consumer.consume({
       max_messages: options.batch ?? 1_000,
-      // Short pulls: an idle feed notices a lost consumer within seconds, not a minute.
+      // Short pulls and heartbeats: an idle feed notices a lost consumer within seconds, not a minute.
       expires: 10_000,
+      idle_heartbeat: FEED_HEARTBEAT_MS,
       callback: (m) => {
         if (gen !== generation || m.seq <= lastSeq) return;
         take(m);
@@ -97,9 +131,11 @@ export async function followEventLog(options: EventFeedOptions): Promise<Followi
     void (async () => {
       for await (const s of messages.status()) {
         if (stopped || gen !== generation) break;
-        if (s.type === 'heartbeats_missed' || s.type === 'consumer_not_found' || s.type === 'stream_not_found') {
+        if (REOPEN_ON.has(s.type)) {
           logger.warn({ status: s.type, stream_seq: lastSeq }, 'event feed of the read models: consumer status; reopening');
           reopen(s.type);
+        } else if (LOGGED.has(s.type)) {
+          logger.info({ status: s, stream_seq: lastSeq }, 'event feed of the read models: consumer status');
         }
       }
     })().catch((e: unknown) => logger.debug({ err: ensureError(e) }, 'event feed status ended'));
@@ -152,9 +188,11 @@ export async function followEventLog(options: EventFeedOptions): Promise<Followi
 
   return {
     target,
+    stored: (seq) => watch.storedUpTo(seq),
     stop: async () => {
       // A reopen still retrying ends at its next attempt and stops what it opened.
       stopped = true;
+      watch.stop();
       const messages = current;
       current = undefined;
       if (messages) {

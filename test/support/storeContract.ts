@@ -37,11 +37,10 @@ export function moduleEvent(id: string, sequence: number, command: string = rand
   return { event, fact, command_id: command, expected_last_seq: 0, msg_id: `${id}:${command}:${sequence}` };
 }
 
-/** Appends `n` events to aggregate `id`, each expecting the previous one. */
-async function appendMany(log: EventLog, id: string, n: number): Promise<number[]> {
+/** Appends `n` events to aggregate `id` from sequence `first` on, each expecting the previous one (`last`: the stream sequence of the event before `first`). */
+export async function appendMany(log: EventLog, id: string, n: number, first = 1, last = 0): Promise<number[]> {
   const seqs: number[] = [];
-  let last = 0;
-  for (let i = 1; i <= n; i++) {
+  for (let i = first; i < first + n; i++) {
     const r = await log.append({ ...moduleEvent(id, i), expected_last_seq: last });
     last = r.stream_seq;
     seqs.push(last);
