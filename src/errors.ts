@@ -191,6 +191,29 @@ export function ensureError(e: unknown): Error {
 }
 
 /**
+ * A start-up step that failed: the message names the step before what went wrong
+ * (`opening the event stream NIX_EVENTS: TimeoutError: timeout`), the original error is the cause.
+ */
+export class StartupStepError extends Error {
+  override readonly name = 'StartupStepError';
+  constructor(
+    readonly step: string,
+    cause: unknown,
+  ) {
+    super(`${step}: ${ensureError(cause).message}`, { cause });
+  }
+}
+
+/** Run one step of start-up; a failure says which step it was ({@link StartupStepError}). */
+export async function startupStep<T>(step: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    throw new StartupStepError(step, e);
+  }
+}
+
+/**
  * The number each reply code is sent as in `Nats-Service-Error-Code` (ADR-32, SPEC §10): the
  * HTTP status of the same meaning, so a generic NATS service client can tell a client's
  * mistake (4xx) from the service's trouble (5xx).

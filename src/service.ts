@@ -10,6 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { CLUSTER_DEFAULTS, newInstanceId, partitionOf, type MemberView } from './cluster/index.js';
 import type { Config } from './config.js';
+import { startupStep } from './errors.js';
 import { subjectsFor } from './domain/subjects.js';
 import { CommandIntake, type PathGuard } from './intake/commandIntake.js';
 import type { ConnectionSupervisor } from './messaging/connection.js';
@@ -108,17 +109,19 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
   const instanceId = newInstanceId();
   const startedAt = Date.now();
 
-  await mkdir(config.workspace, { recursive: true });
+  await startupStep(`creating the workspace ${config.workspace}`, () => mkdir(config.workspace, { recursive: true }));
   const clock = systemClock;
   // Events are tagged with the instance that stored them and its ownership epoch of the
   // aggregate's partition (header X-Nix-Writer `<instance>@<epoch>`, in the stream only).
   const partitionsOf = (id: string): number => partitionOf(id, config.cluster.partitions);
   let epochOf = (_partition: number): number | undefined => undefined;
-  const store = await JetStreamEventLog.open(nc, subjects, logger, {
-    replicas: config.cluster.replicas,
-    writer: (event) => `${instanceId}@${epochOf(partitionsOf(event.aggregate_id)) ?? 0}`,
-  });
-  const state = await KvStateStore.open(nc, subjects, config.cluster.replicas);
+  const store = await startupStep(`opening the event stream ${subjects.eventStream}`, () =>
+    JetStreamEventLog.open(nc, subjects, logger, {
+      replicas: config.cluster.replicas,
+      writer: (event) => `${instanceId}@${epochOf(partitionsOf(event.aggregate_id)) ?? 0}`,
+    }),
+  );
+  const state = await startupStep('opening the snapshot and checkpoint buckets', () => KvStateStore.open(nc, subjects, config.cluster.replicas));
   // Inspection (on by default): XState's inspect observer on every actor, published on P.inspect.>.
   const inspection = Inspection.create({ config, logger, nc, subjects, instance: instanceId, version: SERVICE_VERSION, embeddedWsUrl: deps.embeddedWsUrl });
   inspection?.hub.attachSystem('reconnection', connection.actor);
@@ -138,9 +141,9 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     read: (kind: string, id: string) => store.read(kind, id),
     publishSeed: (req: Pick<AppendRequest, 'event' | 'fact'>) => publisher.publishSeed(req),
   };
-  await deadLetters.flush(deadLetterSink);
+  await startupStep('storing the dead-lettered events', () => deadLetters.flush(deadLetterSink));
   const relay = new SeedRelay(store, state, publisher, logger, clock);
-  await relay.start();
+  await startupStep('starting the seed relay', () => relay.start());
 
   const errors = new ErrorTopic(nc, subjects, logger);
   const nix = createNixPort({
@@ -219,13 +222,13 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
   );
   // Read models: fed by the event stream, catching up in the background; a query that
   // arrives before they are current waits (bounded) for them.
-  const projections = await startProjections({ log: store, kinds: kindProjections, logger });
+  const projections = await startupStep('starting the read models', () => startProjections({ log: store, kinds: kindProjections, logger }));
   late.models = projections.models;
   // Several instances (SPEC §9): partitions, leases, routing, handoff and takeover hooks.
   const partitions = config.cluster.partitions;
   const handoffTimeoutMs = CLUSTER_DEFAULTS.handoffTimeoutMs;
   let members = (): MemberView[] => [];
-  const clusterRt = await startClusterRuntime({
+  const clusterRt = await startupStep('joining the cluster (partitions and leases)', () => startClusterRuntime({
     nc: () => connection.connection,
     subjects,
     instanceId,
@@ -255,7 +258,7 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
       publishSeed: (req) => publisher.publishSeed(req),
       progressOf: (instance) => members().find((m) => m.id === instance)?.progress,
     },
-  }).catch((e: unknown) => projections.stop().then(() => Promise.reject(e instanceof Error ? e : new Error(String(e)))));
+  }).catch((e: unknown) => projections.stop().then(() => Promise.reject(e instanceof Error ? e : new Error(String(e))))));
   shared = () => clusterRt.cluster.stats().members_seen > 1;
   members = () => clusterRt.cluster.members();
   epochOf = (p) => clusterRt.cluster.epochOf(p);
@@ -301,11 +304,13 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
     cluster: () => ({ ...clusterRt.stats() }),
   };
 
-  const discovery = await startDiscovery(nc, subjects, logger, { version: SERVICE_VERSION, instanceId }, {
-    command: (msg) => intake.handle(msg),
-    query: (msg) => queries.handle(msg),
-    health: (msg) => answerHealth(msg, health, logger),
-  });
+  const discovery = await startupStep('starting the NATS service endpoints', () =>
+    startDiscovery(nc, subjects, logger, { version: SERVICE_VERSION, instanceId }, {
+      command: (msg) => intake.handle(msg),
+      query: (msg) => queries.handle(msg),
+      health: (msg) => answerHealth(msg, health, logger),
+    }),
+  );
 
   const offState = connection.onState((state) => {
     if (state === 'connected') {
@@ -325,16 +330,18 @@ export async function startService(deps: ServiceDeps): Promise<RunningService> {
   }, 2_000);
   deadLetterTimer.unref();
 
-  await inspection?.start({
-    read: (kind, id) => store.read(kind, id),
-    resident: () => supervisor.liveCount,
-    context: (kind, id) => supervisor.slot(kind, id)?.snapshot()?.context,
-    cluster: () => clusterRt.picture(),
-  });
+  await startupStep('starting the inspector', async () =>
+    inspection?.start({
+      read: (kind, id) => store.read(kind, id),
+      resident: () => supervisor.liveCount,
+      context: (kind, id) => supervisor.slot(kind, id)?.snapshot()?.context,
+      cluster: () => clusterRt.picture(),
+    }),
+  );
 
   // Ready means subscribed at the server: a round trip after the subscriptions, so a client
   // that hears "ready" (or connects after startService resolved) never meets "no responders".
-  await nc.flush();
+  await startupStep('a round trip to the NATS server after subscribing', () => nc.flush());
 
   logger.info(
     { prefix: subjects.prefix, instance_id: instanceId, version: SERVICE_VERSION, stream: subjects.eventStream, workspace: config.workspace },

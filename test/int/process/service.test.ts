@@ -106,6 +106,14 @@ describe('service process: failures end with a message and an exit code', () => 
     expect(p.states().filter((st) => st === 'connecting')).toHaveLength(1);
   });
 
+  it('exits 1 when the server has no JetStream, naming the start-up step that failed', async () => {
+    const s = await server({ jetstream: false });
+    const p = await service({ NATS_URL: s.url });
+    const { code } = await p.waitForExit();
+    expect(code).toBe(1);
+    expect(p.stderr).toMatch(/the service could not start: opening the event stream \S+_EVENTS: .*jetstream/i);
+  });
+
   it('exits 1 when the URL stays unreachable past the attempt limit', async () => {
     const s = await server({ jetstream: false });
     await s.stop(); // a port where nothing listens
