@@ -12,6 +12,7 @@ import { ClusterConfigError, KvConflictError, NoOwnerError } from './errors.js';
 import type { ClusterKv } from './kv.js';
 import { natsKvBuckets } from './natsKv.js';
 import { partitionOf } from './partitions.js';
+import { untilAnswered } from './replicas.js';
 import { CONFIG_KEY, ConfigRecord, decodeRecord, encodeRecord } from './records.js';
 import type { Cluster, ClusterLogger, ClusterOptions, MemberView } from './types.js';
 
@@ -51,7 +52,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   if (!buckets) throw new TypeError('startCluster needs `kv` (a KV port) or `nc` (a NATS connection)');
   const bucket = subjectsFor(options.prefix).clusterBucket;
   const kv = await buckets.open(bucket, { replicas });
-  await checkPartitionCount(kv, partitions);
+  // The bucket may be a second old and still electing its leader: asked again while unanswered.
+  await untilAnswered(() => checkPartitionCount(kv, partitions), 15_000);
 
   const clock = options.clock ?? realClock;
   const engine = new ClusterEngine(kv, {

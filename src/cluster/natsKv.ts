@@ -66,8 +66,9 @@ export function natsKvBuckets(source: NatsConnectionSource, options: NatsKvOptio
       // An existing bucket keeps its settings on create: bring its replicas to the setting.
       await ensureReplicas(jsm, `KV_${name}`, replicas);
       const bound = new Bound(name, current, timeout, adminTimeout);
-      const { kv } = await bound.get();
-      const status = await kv.status();
+      // Requests of a bucket just created may go unanswered until its stream has a leader:
+      // asked again (bounded) rather than failing the start on one heartbeat-long timeout.
+      const status = await untilAnswered(async () => (await bound.get()).kv.status(), adminTimeout);
       if (status.history !== 1) {
         throw new ClusterConfigError(
           `KV bucket ${name} keeps ${status.history} revisions per key; the cluster protocol needs history 1. ` +
